@@ -1,0 +1,1 @@
+"""autoencoder_batch (see ../shared/papers/autoencoder_batch.md): to be implemented."""

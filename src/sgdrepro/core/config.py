@@ -1,0 +1,204 @@
+"""Configuration: validation with one clear line per error, scale selection, digests.
+
+The config tree is ``config[paper][scale][experiment]`` with the active scale chosen by
+``config["scale"]``. Every section is validated against ``workflow/schemas`` before any job
+runs; semantic checks that JSON Schema cannot express (a batch larger than the data, say)
+live next to each paper as ``sgdrepro.<paper>.check_config(scale_cfg, key_prefix)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "validate_config",
+    "scale_config",
+    "experiment_config",
+    "config_digest",
+    "canonical_json",
+    "check_positive",
+    "check_at_most",
+]
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message is one line naming key, value and what is allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str):
+        self.key, self.value, self.allowed = key, value, allowed
+        super().__init__(f"config key '{key}' = {_short(value)}: {allowed}")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: the basis of every digest."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(obj: Any):
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def config_digest(obj: Any) -> str:
+    """Short SHA-256 digest of a config section, stable across runs and machines."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:16]
+
+
+def scale_config(config: Mapping, paper: str) -> dict:
+    """The section of ``paper`` at the active scale."""
+    return config[paper][config["scale"]]
+
+
+def experiment_config(config: Mapping, paper: str, experiment: str) -> dict:
+    """One experiment's section at the active scale, plus the global run settings it depends on."""
+    section = dict(scale_config(config, paper)[experiment])
+    return section
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _load_yaml(path: Path) -> dict:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _validator(schema_path: Path):
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schema_path = Path(schema_path).resolve()
+    schema = _load_yaml(schema_path)
+    schema.setdefault("$id", schema_path.as_uri())
+
+    def retrieve(uri: str):
+        path = Path(uri.removeprefix("file://"))
+        return Resource.from_contents(_load_yaml(path))
+
+    registry = Registry(retrieve=retrieve)
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def _key_of(error) -> str:
+    parts = []
+    for part in error.absolute_path:
+        parts.append(f"[{part}]" if isinstance(part, int) else ("." if parts else "") + str(part))
+    return "".join(parts) or "<root>"
+
+
+def _allowed_of(error) -> str:
+    """Turn a jsonschema error into 'what is allowed', without the schema dump."""
+    kind, spec = error.validator, error.validator_value
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return f"unknown key; allowed keys here are {', '.join(allowed)}"
+    if kind == "enum":
+        return f"must be one of {', '.join(map(str, spec))}"
+    if kind == "type":
+        return f"must be of type {spec if isinstance(spec, str) else ' or '.join(spec)}"
+    if kind in {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}:
+        sign = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[kind]
+        return f"must be {sign} {spec}"
+    if kind == "minItems":
+        return f"must have at least {spec} item(s)" if spec > 1 else "must not be empty"
+    if kind == "maxItems":
+        return f"must have at most {spec} item(s)"
+    if kind == "uniqueItems":
+        return "items must be unique"
+    if kind == "required":
+        return error.message
+    if kind == "pattern":
+        return f"must match {spec}"
+    return error.message
+
+
+def _unknown_key(error) -> str | None:
+    if error.validator != "additionalProperties":
+        return None
+    extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+    return extra[0] if extra else None
+
+
+def validate_schema(config: Mapping, schema_path: str | os.PathLike) -> None:
+    """Validate ``config`` against the schema; raise ConfigError for the most relevant error."""
+    import jsonschema
+
+    validator = _validator(Path(schema_path))
+    errors = list(validator.iter_errors(config))
+    if not errors:
+        return
+    error = jsonschema.exceptions.best_match(errors)
+    # best_match prefers shallow errors; for anyOf/oneOf go to the deepest leaf for a precise key
+    while error.context:
+        error = max(error.context, key=lambda e: len(e.absolute_path))
+    key = _key_of(error)
+    unknown = _unknown_key(error)
+    if unknown is not None:
+        key = f"{key}.{unknown}" if key != "<root>" else unknown
+        raise ConfigError(key, error.instance[unknown], _allowed_of(error))
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "?"
+        raise ConfigError(f"{key}.{missing}" if key != "<root>" else missing, None, "is required")
+    raise ConfigError(key, error.instance, _allowed_of(error))
+
+
+def check_positive(value: Any, key: str) -> None:
+    """Raise unless every number in ``value`` (scalar or list) is > 0."""
+    for i, item in enumerate(value if isinstance(value, list) else [value]):
+        if not item > 0:
+            raise ConfigError(key + (f"[{i}]" if isinstance(value, list) else ""), item, "must be > 0")
+
+
+def check_at_most(value: Any, limit: float, key: str, what: str) -> None:
+    """Raise unless every number in ``value`` is <= ``limit`` (``what`` names the limit)."""
+    for i, item in enumerate(value if isinstance(value, list) else [value]):
+        if item > limit:
+            raise ConfigError(
+                key + (f"[{i}]" if isinstance(value, list) else ""), item, f"must be <= {what} ({limit})"
+            )
+
+
+def _check_device(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("device", device, "CUDA is not available on this machine; use auto or cpu")
+
+
+def _check_results_dir(path: str) -> None:
+    target = Path(path)
+    probe = target if target.exists() else target.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise ConfigError("results_dir", str(path), "must be a writable directory")
+
+
+def validate_config(config: Mapping, schema_path: str | os.PathLike, results_dir: str = "results") -> None:
+    """Schema first, then machine checks, then each active paper's semantic checks."""
+    validate_schema(config, schema_path)
+    _check_device(config["device"])
+    _check_results_dir(results_dir)
+    for paper in config["papers"]:
+        module = importlib.import_module(f"sgdrepro.{paper}")
+        checker = getattr(module, "check_config", None)
+        if checker is not None:
+            checker(dict(config), f"{paper}.{config['scale']}")

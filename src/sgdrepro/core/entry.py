@@ -1,0 +1,142 @@
+"""What the thin scripts under scripts/ call: one function per kind of job.
+
+A paper plugs in by convention, so rules stay declarative:
+
+- ``sgdrepro.<paper>.experiments.run_<experiment>(cfg, ctx) -> xarray.Dataset``
+- ``sgdrepro.<paper>.figures.plot_<figure>(data, cfg) -> (Figure, caption)``
+- ``sgdrepro.<paper>.claims.measure_claims(data, cfg) -> list[Claim]``
+
+``data`` maps the rule's named inputs to loaded Datasets; ``cfg`` is the paper's section at
+the active scale (for experiments: the experiment's own section).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .claims import write_claims
+from .device import resolve_device, resolve_dtype
+from .figures import save_figure
+from .store import provenance, read_dataset, write_dataset
+
+__all__ = ["RunContext", "train_job", "figure_job", "claims_job", "report_job", "set_threads"]
+
+
+@dataclass
+class RunContext:
+    """Everything an experiment needs besides its own config section."""
+
+    paper: str
+    experiment: str
+    device: torch.device
+    dtype: torch.dtype
+    root_seed: int = 0
+    datasets_dir: str | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("sgdrepro"))
+
+
+def set_threads(n: int) -> None:
+    """Fix the thread count of torch and BLAS: results must not depend on ``--cores``."""
+    n = max(1, int(n))
+    torch.set_num_threads(n)
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:
+        pass
+
+
+@contextlib.contextmanager
+def job_logging(log_path: str | None):
+    """Send logging and warnings of one job to its log file."""
+    root = logging.getLogger()
+    handler = logging.FileHandler(log_path, mode="w") if log_path else logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    try:
+        yield logging.getLogger("sgdrepro")
+    except Exception:
+        logging.getLogger("sgdrepro").exception("job failed")
+        raise
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def _paper_module(paper: str, part: str):
+    return importlib.import_module(f"sgdrepro.{paper}.{part}")
+
+
+def _load_inputs(inputs: Mapping[str, str]) -> dict:
+    return {key: read_dataset(path) for key, path in inputs.items() if str(path).endswith(".nc")}
+
+
+def _named(namedlist) -> dict[str, str]:
+    return {key: str(value) for key, value in namedlist.items()}
+
+
+def train_job(smk) -> None:
+    """Run one experiment and store its trajectories."""
+    paper, experiment, cfg = smk.params.paper, smk.params.experiment, dict(smk.params.cfg)
+    config = smk.config
+    with job_logging(smk.log[0] if smk.log else None) as log:
+        set_threads(smk.params.threads)
+        device = resolve_device(config["device"])
+        ctx = RunContext(
+            paper=paper,
+            experiment=experiment,
+            device=device,
+            dtype=resolve_dtype(config.get("dtype", "float64")),
+            root_seed=int(config.get("root_seed", 0)),
+            datasets_dir=config.get("datasets_dir"),
+            inputs=_named(smk.input),
+            log=log,
+        )
+        log.info("%s/%s on %s", paper, experiment, device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("once")
+            dataset = getattr(_paper_module(paper, "experiments"), f"run_{experiment}")(cfg, ctx)
+        attrs = provenance(paper, experiment, cfg, config["scale"], ctx.root_seed, device.type)
+        write_dataset(dataset, smk.output.nc, attrs)
+
+
+def figure_job(smk) -> None:
+    """Render one figure from stored trajectories."""
+    paper, figure = smk.params.paper, smk.params.figure
+    with job_logging(smk.log[0] if smk.log else None):
+        set_threads(1)
+        data = _load_inputs(_named(smk.input))
+        fig, caption = getattr(_paper_module(paper, "figures"), f"plot_{figure}")(data, smk.params.cfg)
+        save_figure(fig, Path(smk.output.pdf).with_suffix(""), caption)
+
+
+def claims_job(smk) -> None:
+    """Measure a paper's claims from stored trajectories."""
+    paper = smk.params.paper
+    with job_logging(smk.log[0] if smk.log else None):
+        set_threads(1)
+        data = _load_inputs(_named(smk.input))
+        claims = _paper_module(paper, "claims").measure_claims(data, smk.params.cfg)
+        write_claims(claims, smk.output.json)
+
+
+def report_job(smk) -> None:
+    """Gather every paper's claims and figures into one HTML page."""
+    from .report import write_report
+
+    with job_logging(smk.log[0] if smk.log else None):
+        write_report(smk.output.html, smk.params.papers, smk.config, results_dir=smk.params.results_dir)

@@ -1,0 +1,179 @@
+"""The batched trainer: every run of a grid advanced together as one tensor program.
+
+A paper supplies three small functions over a *chunk* of runs (leading axis = run):
+
+- ``init(ctx) -> state``: the initial state, a dict of tensors ``[runs, ...]``;
+- ``step(state, k, ctx) -> state``: one iteration (pure: returns a new dict);
+- ``observe(state, k, ctx) -> {name: tensor[runs, ...]}``: what is recorded at step k.
+
+``ctx`` (:class:`Chunk`) carries the chunk's per-run parameters as tensors (``ctx.params``,
+e.g. the learning rate of each run), its counter-based random streams (``ctx.random``), the
+device and dtype. A run whose state stops being finite (or fails ``is_diverged``) is frozen
+at its last finite state and marked with its step of divergence; its records from that
+step on are NaN, so nothing downstream mistakes a blown-up run for a converged one. Runs
+are processed in chunks sized from the memory available; the per-run random streams make
+the result independent of the chunking.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .seeding import RunRandom
+
+__all__ = ["Chunk", "Trajectory", "train_batched", "auto_chunk_size", "all_finite"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Chunk:
+    index: np.ndarray  # run indices of this chunk in the full grid
+    params: dict[str, torch.Tensor]  # per-run parameters, [runs]
+    random: RunRandom
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.index)
+
+
+@dataclass
+class Trajectory:
+    steps: np.ndarray  # recorded steps
+    records: dict[str, np.ndarray]  # name -> [runs, n_records, ...]
+    final: dict[str, np.ndarray]  # last (finite) state, name -> [runs, ...]
+    diverged_step: np.ndarray  # int64[runs]; -1 for runs that never diverged
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def diverged(self) -> np.ndarray:
+        return self.diverged_step >= 0
+
+
+def all_finite(state: Mapping[str, torch.Tensor], limit: float = 1e150) -> torch.Tensor:
+    """Per-run: every floating entry of the state finite and below ``limit`` in magnitude."""
+    ok = None
+    for value in state.values():
+        if not torch.is_tensor(value) or not value.is_floating_point() or value.ndim == 0:
+            continue
+        flat = value.reshape(value.shape[0], -1)
+        good = (flat.abs() < limit).all(dim=1)  # NaN compares False
+        ok = good if ok is None else ok & good
+    return ok
+
+
+def auto_chunk_size(bytes_per_run: int, device: torch.device, fraction: float = 0.25, cap: int = 1 << 20) -> int:
+    """Runs per chunk so that a chunk uses at most ``fraction`` of the free memory."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+    else:
+        import psutil
+
+        free = psutil.virtual_memory().available
+    return int(max(1, min(cap, fraction * free // max(1, bytes_per_run))))
+
+
+def _where_runs(mask: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask.reshape(-1, *([1] * (new.ndim - 1))), new, old)
+
+
+def train_batched(
+    init: Callable,
+    step: Callable,
+    observe: Callable,
+    n_steps: int,
+    record_at: np.ndarray,
+    params: Mapping[str, np.ndarray],
+    keys: np.ndarray,
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float64,
+    is_diverged: Callable | None = None,
+    chunk_size: int | None = None,
+    bytes_per_run: int | None = None,
+) -> Trajectory:
+    """Run ``n_steps`` iterations for every run; record ``observe`` at the steps ``record_at``.
+
+    ``params``: per-run parameter arrays (length n_runs), e.g. a flattened :class:`Grid`;
+    ``keys``: per-run Philox keys from :func:`sgdrepro.core.seeding.run_keys`.
+    Step ``k`` (0-based) maps the state after k iterations to the state after k + 1;
+    ``record_at`` holds iteration counts in [0, n_steps] (0 = the initial state).
+    """
+    device = torch.device(device)
+    record_at = np.asarray(record_at, dtype=np.int64)
+    if record_at.size and (record_at.min() < 0 or record_at.max() > n_steps):
+        raise ValueError("record_at must lie in [0, n_steps]")
+    n_runs = len(keys)
+    if chunk_size is None:
+        chunk_size = auto_chunk_size(bytes_per_run, device) if bytes_per_run else n_runs
+    chunk_size = max(1, min(chunk_size, n_runs))
+    random = RunRandom(keys, device)
+    parts = []
+    for start in range(0, n_runs, chunk_size):
+        index = np.arange(start, min(n_runs, start + chunk_size))
+        chunk = Chunk(
+            index=index,
+            params={name: _as_tensor(values[index], device, dtype) for name, values in params.items()},
+            random=random.subset(index),
+            device=device,
+            dtype=dtype,
+        )
+        parts.append(_train_chunk(init, step, observe, n_steps, record_at, chunk, is_diverged))
+        log.info("trained runs %d-%d of %d", index[0], index[-1], n_runs)
+    return Trajectory(
+        steps=record_at,
+        records={k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]},
+        final={k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]},
+        diverged_step=np.concatenate([p[2] for p in parts]),
+    )
+
+
+def _as_tensor(values: np.ndarray, device, dtype) -> torch.Tensor:
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return torch.as_tensor(values, dtype=dtype, device=device)
+    return torch.as_tensor(values, device=device)
+
+
+def _train_chunk(init, step, observe, n_steps, record_at, chunk: Chunk, is_diverged):
+    check = is_diverged or (lambda state: ~all_finite(state))
+    state = init(chunk)
+    diverged_step = torch.full((chunk.n_runs,), -1, dtype=torch.int64, device=chunk.device)
+    records: dict[str, list] = {}
+    wanted = set(record_at.tolist())
+
+    def record(k: int):
+        values = observe(state, k, chunk)
+        dead = diverged_step >= 0
+        for name, value in values.items():
+            value = value.detach()
+            if value.is_floating_point():
+                value = _where_runs(dead, torch.full_like(value, float("nan")), value)
+            records.setdefault(name, []).append(value.cpu().numpy())
+
+    if 0 in wanted:
+        record(0)
+    for k in range(n_steps):
+        new = step(state, k, chunk)
+        # no host sync here: the divergence mask is updated on the device every step
+        bad = check(new) & (diverged_step < 0)
+        diverged_step = torch.where(bad, torch.full_like(diverged_step, k + 1), diverged_step)
+        alive = diverged_step < 0
+        state = {name: _where_runs(alive, new[name], state[name]) if _per_run(new[name], alive) else new[name]
+                 for name in new}
+        if k + 1 in wanted:
+            record(k + 1)
+    stacked = {name: np.stack(values, axis=1) for name, values in records.items()}
+    final = {name: value.detach().cpu().numpy() for name, value in state.items() if _per_run(value, diverged_step)}
+    return stacked, final, diverged_step.cpu().numpy()
+
+
+def _per_run(value, mask) -> bool:
+    return torch.is_tensor(value) and value.ndim >= 1 and value.shape[0] == mask.shape[0]

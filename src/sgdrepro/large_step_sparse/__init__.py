@@ -1,0 +1,1 @@
+"""large_step_sparse (see ../shared/papers/large_step_sparse.md): to be implemented."""

@@ -1,0 +1,1 @@
+"""quadratic_chaos (see ../shared/papers/quadratic_chaos.md): to be implemented."""

@@ -1,0 +1,1 @@
+# autoencoder_batch: rules (filled in by the paper's issue)

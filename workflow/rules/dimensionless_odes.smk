@@ -1,0 +1,1 @@
+# dimensionless_odes: rules (filled in by the paper's issue)

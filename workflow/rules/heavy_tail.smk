@@ -1,0 +1,1 @@
+# heavy_tail: rules (filled in by the paper's issue)

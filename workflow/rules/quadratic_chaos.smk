@@ -1,0 +1,1 @@
+# quadratic_chaos: rules (filled in by the paper's issue)

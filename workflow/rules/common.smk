@@ -9,6 +9,9 @@ from sgdrepro.core.datasets import DatasetMissing
 
 min_version("9.0")
 
+# One environment for every rule, used with --software-deployment-method conda.
+conda: "../../envs/sgdrepro.yaml"
+
 RESULTS = "results"
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 

@@ -1,1 +1,266 @@
-# large_step_sparse: rules (filled in by the paper's issue)
+# large_step_sparse: SGD with large step sizes learns sparse features (Andriushchenko et al., ICML 2023).
+# One training rule per experiment, one rule per figure, one claims rule.
+
+register_figures("large_step_sparse", ["diagonal_stabilization", "diagonal_decay", "diagonal_gd_vs_sgd", "relu_teacher_student", "relu_1d", "deep_sparsity"])
+
+rule large_step_sparse_train_diagonal_sgd:
+    output:
+        nc=data_path("large_step_sparse", "diagonal_sgd"),
+    params:
+        paper="large_step_sparse",
+        experiment="diagonal_sgd",
+        cfg=experiment_cfg("large_step_sparse", "diagonal_sgd"),
+        threads=threads_of("train", "large_step_sparse_train_diagonal_sgd"),
+    log:
+        log_path("large_step_sparse", "train_diagonal_sgd"),
+    message:
+        "large_step_sparse: diagonal linear nets, SGD (batch 1) over the (step size, decay time, seed) grid"
+    threads: threads_of("train", "large_step_sparse_train_diagonal_sgd")
+    resources:
+        mem_mb=resource_of("train", "large_step_sparse_train_diagonal_sgd", "mem_mb"),
+        runtime=resource_of("train", "large_step_sparse_train_diagonal_sgd", "runtime"),
+        gpu=resource_of("train", "large_step_sparse_train_diagonal_sgd", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule large_step_sparse_train_diagonal_gd:
+    output:
+        nc=data_path("large_step_sparse", "diagonal_gd"),
+    params:
+        paper="large_step_sparse",
+        experiment="diagonal_gd",
+        cfg=experiment_cfg("large_step_sparse", "diagonal_gd"),
+        threads=threads_of("train", "large_step_sparse_train_diagonal_gd"),
+    log:
+        log_path("large_step_sparse", "train_diagonal_gd"),
+    message:
+        "large_step_sparse: diagonal linear nets, full-batch GD over the (step size, decay time, seed) grid"
+    threads: threads_of("train", "large_step_sparse_train_diagonal_gd")
+    resources:
+        mem_mb=resource_of("train", "large_step_sparse_train_diagonal_gd", "mem_mb"),
+        runtime=resource_of("train", "large_step_sparse_train_diagonal_gd", "runtime"),
+        gpu=resource_of("train", "large_step_sparse_train_diagonal_gd", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule large_step_sparse_train_relu_teacher_student:
+    output:
+        nc=data_path("large_step_sparse", "relu_teacher_student"),
+    params:
+        paper="large_step_sparse",
+        experiment="relu_teacher_student",
+        cfg=experiment_cfg("large_step_sparse", "relu_teacher_student"),
+        threads=threads_of("train", "large_step_sparse_train_relu_teacher_student"),
+    log:
+        log_path("large_step_sparse", "train_relu_teacher_student"),
+    message:
+        "large_step_sparse: two-layer ReLU student of a ReLU teacher, SGD with small vs large steps and decays"
+    threads: threads_of("train", "large_step_sparse_train_relu_teacher_student")
+    resources:
+        mem_mb=resource_of("train", "large_step_sparse_train_relu_teacher_student", "mem_mb"),
+        runtime=resource_of("train", "large_step_sparse_train_relu_teacher_student", "runtime"),
+        gpu=resource_of("train", "large_step_sparse_train_relu_teacher_student", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule large_step_sparse_train_relu_1d:
+    output:
+        nc=data_path("large_step_sparse", "relu_1d"),
+    params:
+        paper="large_step_sparse",
+        experiment="relu_1d",
+        cfg=experiment_cfg("large_step_sparse", "relu_1d"),
+        threads=threads_of("train", "large_step_sparse_train_relu_1d"),
+    log:
+        log_path("large_step_sparse", "train_relu_1d"),
+    message:
+        "large_step_sparse: two-layer ReLU net on the 1-D regression problem, short vs long large-step phase"
+    threads: threads_of("train", "large_step_sparse_train_relu_1d")
+    resources:
+        mem_mb=resource_of("train", "large_step_sparse_train_relu_1d", "mem_mb"),
+        runtime=resource_of("train", "large_step_sparse_train_relu_1d", "runtime"),
+        gpu=resource_of("train", "large_step_sparse_train_relu_1d", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule large_step_sparse_train_deep:
+    output:
+        nc=data_path("large_step_sparse", "deep"),
+    params:
+        paper="large_step_sparse",
+        experiment="deep",
+        cfg=experiment_cfg("large_step_sparse", "deep"),
+        threads=threads_of("train", "large_step_sparse_train_deep"),
+    log:
+        log_path("large_step_sparse", "train_deep"),
+    message:
+        "large_step_sparse: ResNets with a large-step phase of swept length (feature sparsity and test error per epoch)"
+    threads: threads_of("train", "large_step_sparse_train_deep")
+    resources:
+        mem_mb=resource_of("train", "large_step_sparse_train_deep", "mem_mb"),
+        runtime=resource_of("train", "large_step_sparse_train_deep", "runtime"),
+        gpu=resource_of("train", "large_step_sparse_train_deep", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule large_step_sparse_diagonal_stabilization:
+    input:
+        diagonal_sgd=rules.large_step_sparse_train_diagonal_sgd.output.nc,
+    output:
+        **figure_paths("large_step_sparse", "diagonal_stabilization"),
+    params:
+        paper="large_step_sparse",
+        figure="diagonal_stabilization",
+        cfg=paper_cfg("large_step_sparse"),
+    log:
+        log_path("large_step_sparse", "diagonal_stabilization"),
+    message:
+        "large_step_sparse: diagonal nets: loss stabilization of constant-step SGD (train/test loss, l1 norm)"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "large_step_sparse_diagonal_stabilization", "mem_mb"),
+        runtime=resource_of("light", "large_step_sparse_diagonal_stabilization", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule large_step_sparse_diagonal_decay:
+    input:
+        diagonal_sgd=rules.large_step_sparse_train_diagonal_sgd.output.nc,
+    output:
+        **figure_paths("large_step_sparse", "diagonal_decay"),
+    params:
+        paper="large_step_sparse",
+        figure="diagonal_decay",
+        cfg=paper_cfg("large_step_sparse"),
+    log:
+        log_path("large_step_sparse", "diagonal_decay"),
+    message:
+        "large_step_sparse: diagonal nets: SGD with the step decayed at different times (losses, non-zeros)"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "large_step_sparse_diagonal_decay", "mem_mb"),
+        runtime=resource_of("light", "large_step_sparse_diagonal_decay", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule large_step_sparse_diagonal_gd_vs_sgd:
+    input:
+        diagonal_sgd=rules.large_step_sparse_train_diagonal_sgd.output.nc,
+        diagonal_gd=rules.large_step_sparse_train_diagonal_gd.output.nc,
+    output:
+        **figure_paths("large_step_sparse", "diagonal_gd_vs_sgd"),
+    params:
+        paper="large_step_sparse",
+        figure="diagonal_gd_vs_sgd",
+        cfg=paper_cfg("large_step_sparse"),
+    log:
+        log_path("large_step_sparse", "diagonal_gd_vs_sgd"),
+    message:
+        "large_step_sparse: diagonal nets: GD vs SGD after the large-step phase"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "large_step_sparse_diagonal_gd_vs_sgd", "mem_mb"),
+        runtime=resource_of("light", "large_step_sparse_diagonal_gd_vs_sgd", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule large_step_sparse_relu_teacher_student:
+    input:
+        relu_teacher_student=rules.large_step_sparse_train_relu_teacher_student.output.nc,
+    output:
+        **figure_paths("large_step_sparse", "relu_teacher_student"),
+    params:
+        paper="large_step_sparse",
+        figure="relu_teacher_student",
+        cfg=paper_cfg("large_step_sparse"),
+    log:
+        log_path("large_step_sparse", "relu_teacher_student"),
+    message:
+        "large_step_sparse: two-layer ReLU teacher-student: train loss and feature sparsity"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "large_step_sparse_relu_teacher_student", "mem_mb"),
+        runtime=resource_of("light", "large_step_sparse_relu_teacher_student", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule large_step_sparse_relu_1d:
+    input:
+        relu_1d=rules.large_step_sparse_train_relu_1d.output.nc,
+    output:
+        **figure_paths("large_step_sparse", "relu_1d"),
+    params:
+        paper="large_step_sparse",
+        figure="relu_1d",
+        cfg=paper_cfg("large_step_sparse"),
+    log:
+        log_path("large_step_sparse", "relu_1d"),
+    message:
+        "large_step_sparse: two-layer ReLU 1-D regression: train loss, feature sparsity, learned functions"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "large_step_sparse_relu_1d", "mem_mb"),
+        runtime=resource_of("light", "large_step_sparse_relu_1d", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule large_step_sparse_deep_sparsity:
+    input:
+        deep=rules.large_step_sparse_train_deep.output.nc,
+    output:
+        **figure_paths("large_step_sparse", "deep_sparsity"),
+    params:
+        paper="large_step_sparse",
+        figure="deep_sparsity",
+        cfg=paper_cfg("large_step_sparse"),
+    log:
+        log_path("large_step_sparse", "deep_sparsity"),
+    message:
+        "large_step_sparse: deep nets: feature sparsity and test error vs the length of the large-step phase"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "large_step_sparse_deep_sparsity", "mem_mb"),
+        runtime=resource_of("light", "large_step_sparse_deep_sparsity", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule large_step_sparse_claims:
+    input:
+        diagonal_sgd=rules.large_step_sparse_train_diagonal_sgd.output.nc,
+        diagonal_gd=rules.large_step_sparse_train_diagonal_gd.output.nc,
+        relu_teacher_student=rules.large_step_sparse_train_relu_teacher_student.output.nc,
+        relu_1d=rules.large_step_sparse_train_relu_1d.output.nc,
+        deep=rules.large_step_sparse_train_deep.output.nc,
+    output:
+        json=claims_path("large_step_sparse"),
+    params:
+        paper="large_step_sparse",
+        cfg=paper_cfg("large_step_sparse"),
+    log:
+        log_path("large_step_sparse", "claims"),
+    message:
+        "large_step_sparse: measuring the paper's claims from the stored trajectories"
+    threads: 1
+    script:
+        "../../scripts/claims.py"
+
+
+localrules:
+    large_step_sparse_diagonal_stabilization,
+    large_step_sparse_diagonal_decay,
+    large_step_sparse_diagonal_gd_vs_sgd,
+    large_step_sparse_relu_teacher_student,
+    large_step_sparse_relu_1d,
+    large_step_sparse_deep_sparsity,
+    large_step_sparse_claims,

@@ -1,21 +1,36 @@
-"""The spine shared by every paper: grids, seeding, batched training, storage, figures, claims."""
+"""The spine shared by every paper: grids, seeding, batched training, storage, figures, claims.
 
-from .claims import Claim, read_claims, write_claims
-from .config import ConfigError, check_at_most, check_positive, config_digest, scale_config
-from .device import resolve_device, resolve_dtype
-from .entry import RunContext
-from .figures import new_figure, save_figure
-from .grids import Grid
-from .schedule import log_spaced_steps, record_steps, strided_steps
-from .seeding import RunRandom, numpy_rng, run_keys, seed_sequence, torch_generator
-from .store import read_dataset, write_dataset
-from .trainer import Chunk, Trajectory, train_batched
+Names are imported lazily so that config validation (which Snakemake runs on every
+invocation, ``-n`` included) does not pay for importing torch, xarray and matplotlib.
+"""
 
-__all__ = [
-    "Claim", "read_claims", "write_claims",
-    "ConfigError", "check_at_most", "check_positive", "config_digest", "scale_config",
-    "resolve_device", "resolve_dtype", "RunContext", "new_figure", "save_figure", "Grid",
-    "log_spaced_steps", "record_steps", "strided_steps",
-    "RunRandom", "numpy_rng", "run_keys", "seed_sequence", "torch_generator",
-    "read_dataset", "write_dataset", "Chunk", "Trajectory", "train_batched",
-]
+import importlib
+
+_EXPORTS = {
+    "Claim": "claims", "read_claims": "claims", "write_claims": "claims",
+    "ConfigError": "config", "check_at_most": "config", "check_positive": "config",
+    "config_digest": "config", "scale_config": "config",
+    "resolve_device": "device", "resolve_dtype": "device",
+    "RunContext": "entry",
+    "new_figure": "figures", "save_figure": "figures",
+    "Grid": "grids",
+    "log_spaced_steps": "schedule", "record_steps": "schedule", "strided_steps": "schedule",
+    "RunRandom": "seeding", "numpy_rng": "seeding", "run_keys": "seeding",
+    "seed_sequence": "seeding", "torch_generator": "seeding",
+    "read_dataset": "store", "write_dataset": "store",
+    "Chunk": "trainer", "Trajectory": "trainer", "train_batched": "trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import math
 import os
+import tempfile
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +84,17 @@ def _load_yaml(path: Path) -> dict:
 
 
 def _validator(schema_path: Path):
+    """The schema's validator, built once per schema state (edits to any schema file rebuild it)."""
+    schema_path = Path(schema_path).resolve()
+    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in schema_path.parent.glob("*.y*ml")))
+    return _build_validator(schema_path, stamp)
+
+
+@lru_cache(maxsize=8)
+def _build_validator(schema_path: Path, stamp: tuple):
     import jsonschema
     from referencing import Registry, Resource
 
-    schema_path = Path(schema_path).resolve()
     schema = _load_yaml(schema_path)
     schema.setdefault("$id", schema_path.as_uri())
 
@@ -103,6 +113,17 @@ def _key_of(error) -> str:
     return "".join(parts) or "<root>"
 
 
+_TYPE_WORDS = {
+    "array": "a list",
+    "object": "a mapping of keys to values",
+    "number": "a number",
+    "integer": "an integer",
+    "string": "a string",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
 def _allowed_of(error) -> str:
     """Turn a jsonschema error into 'what is allowed', without the schema dump."""
     kind, spec = error.validator, error.validator_value
@@ -112,7 +133,12 @@ def _allowed_of(error) -> str:
     if kind == "enum":
         return f"must be one of {', '.join(map(str, spec))}"
     if kind == "type":
-        return f"must be of type {spec if isinstance(spec, str) else ' or '.join(spec)}"
+        kinds = [spec] if isinstance(spec, str) else list(spec)
+        words = " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+        hint = ""
+        if "array" in kinds and isinstance(error.instance, str) and len(error.absolute_path) == 1:
+            hint = f" (on the command line: --config '{error.absolute_path[0]}=[{json.dumps(error.instance)}]')"
+        return f"must be {words}{hint}"
     if kind in {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}:
         sign = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[kind]
         return f"must be {sign} {spec}"
@@ -142,6 +168,8 @@ def validate_schema(config: Mapping, schema_path: str | os.PathLike) -> None:
 
     validator = _validator(Path(schema_path))
     errors = list(validator.iter_errors(config))
+    if errors and isinstance(config, dict) and coerce_strings(config, validator, errors):
+        errors = list(validator.iter_errors(config))
     if not errors:
         return
     error = jsonschema.exceptions.best_match(errors)
@@ -157,6 +185,86 @@ def validate_schema(config: Mapping, schema_path: str | os.PathLike) -> None:
         missing = error.message.split("'")[1] if "'" in error.message else "?"
         raise ConfigError(f"{key}.{missing}" if key != "<root>" else missing, None, "is required")
     raise ConfigError(key, error.instance, _allowed_of(error))
+
+
+# ---------------------------------------------------------------- command-line strings
+
+_NULL_WORDS = {"", "null", "Null", "NULL", "~"}
+_BOOL_WORDS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+
+
+def _parse_as(text: str, kinds: set[str]) -> tuple[bool, Any]:
+    """``(True, value)`` if ``text`` reads as one of the JSON types in ``kinds``, else ``(False, None)``."""
+    text = text.strip()
+    if "integer" in kinds or "number" in kinds:
+        try:
+            return True, int(text)
+        except ValueError:
+            pass
+    if "number" in kinds:
+        try:
+            return True, float(text)
+        except ValueError:
+            pass
+    if "boolean" in kinds and text in _BOOL_WORDS:
+        return True, _BOOL_WORDS[text]
+    if "null" in kinds and text in _NULL_WORDS:
+        return True, None
+    return False, None
+
+
+def _type_errors(errors):
+    for error in errors:
+        if error.validator == "type":
+            yield error
+        yield from _type_errors(error.context or [])
+
+
+def coerce_strings(config: dict, validator, errors: list | None = None) -> int:
+    """Turn strings where the schema wants a number, integer, boolean or null into that type, in place.
+
+    Snakemake parses nested ``--config key={...}`` values with YAML's BaseLoader, which keeps
+    every scalar a string (``lr: [0.1]`` arrives as ``['0.1']``); the schema says what each
+    value should be, so a string that reads as exactly that type is converted. Anything else
+    is left for validation to reject. ``errors``: the validator's errors for ``config``, if
+    already at hand. Returns the number of values converted.
+    """
+    converted = 0
+    for _ in range(100):  # each pass fixes every error visible at the current nesting depth
+        wanted: dict[tuple, set[str]] = {}
+        errors = validator.iter_errors(config) if errors is None else errors
+        for error in _type_errors(errors):
+            if isinstance(error.instance, str):
+                spec = error.validator_value
+                wanted.setdefault(tuple(error.absolute_path), set()).update([spec] if isinstance(spec, str) else spec)
+        changed = 0
+        for path, kinds in sorted(wanted.items(), key=lambda item: [str(p) for p in item[0]]):
+            if not path or "string" in kinds:
+                continue
+            parent = config
+            for part in path[:-1]:
+                parent = parent[part]
+            ok, value = _parse_as(parent[path[-1]], kinds)
+            if ok:
+                parent[path[-1]] = value
+                changed += 1
+        converted += changed
+        errors = None
+        if not changed:
+            return converted
+    return converted
+
+
+def _check_finite(value: Any, key: str = "") -> None:
+    """NaN or infinity is never a meaningful config value (and NaN slips through min/max checks)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(key or "<root>", value, "must be a finite number")
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            _check_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_finite(item, f"{key}[{i}]")
 
 
 def check_positive(value: Any, key: str) -> None:
@@ -184,17 +292,33 @@ def _check_device(device: str) -> None:
 
 
 def _check_results_dir(path: str) -> None:
-    target = Path(path)
-    probe = target if target.exists() else target.parent
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise ConfigError("results_dir", str(path), "must be a writable directory")
+    """The results directory (or the nearest existing parent) must accept a new file.
+
+    Checked by creating and removing a probe file rather than with ``os.access``: root passes
+    ``os.access`` on any directory, yet a read-only mount or an immutable directory refuses it.
+    """
+    target = Path(path).absolute()
+    for candidate in (target, *target.parents):
+        if candidate.exists() or candidate.is_symlink():
+            break
+    if not candidate.is_dir():
+        what = "the results directory" if candidate == target else f"its parent {str(candidate)!r}"
+        raise ConfigError("results_dir", str(target), f"must be a writable directory, but {what} is not a directory")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".sgdrepro-write-probe.", suffix=".tmp", dir=candidate)
+    except OSError as error:
+        where = "" if candidate == target else f" (it does not exist yet and its parent {str(candidate)!r} is not writable)"
+        raise ConfigError(
+            "results_dir", str(target), f"must be a writable directory{where}: {error.strerror or error}"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def validate_config(config: Mapping, schema_path: str | os.PathLike, results_dir: str = "results") -> None:
     """Schema first, then machine checks, then each active paper's semantic checks."""
     validate_schema(config, schema_path)
+    _check_finite(config)
     _check_device(config["device"])
     _check_results_dir(results_dir)
     for paper in config["papers"]:

@@ -44,6 +44,8 @@ code{background:#f4f4f4;padding:0 3px} .summary{font-size:1.05em}
 
 
 def _fmt(value) -> str:
+    if value is None:  # claims store a non-finite measurement as null
+        return '<span title="not finite: diverged or undefined">NaN</span>'
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
@@ -79,23 +81,40 @@ def write_report(path: str | os.PathLike, papers: Mapping[str, Mapping], config:
     from sgdrepro import __version__
 
     total = passed = 0
-    sections = []
+    sections, summary = [], []
+    scale = config.get("scale")
     for paper, outputs in papers.items():
         claims = read_claims(outputs["claims"])
+        n_passed = sum(bool(c["passed"]) for c in claims)
         total += len(claims)
-        passed += sum(bool(c["passed"]) for c in claims)
+        passed += n_passed
+        section_cfg = config.get(paper, {}).get(scale) if isinstance(config.get(paper), Mapping) else None
+        digest = config_digest(section_cfg) if section_cfg is not None else "n/a"
         figures = "".join(_figure(Path(p)) for p in outputs["figures"])
-        sections.append(
-            f'<h2 id="{paper}">{html.escape(paper_titles.get(paper, paper))}</h2>'
-            f"<p>Claims: {sum(c['passed'] for c in claims)} of {len(claims)} pass "
-            f"(<code>{html.escape(str(outputs['claims']))}</code>).</p>{_claims_table(claims)}{figures}"
+        verdict = "pass" if n_passed == len(claims) else "fail"
+        summary.append(
+            f'<tr><td><a href="#{html.escape(paper)}">{html.escape(paper)}</a></td>'
+            f'<td class="{verdict}">{n_passed} of {len(claims)}</td><td>{len(outputs["figures"])}</td>'
+            f"<td><code>{digest}</code></td></tr>"
         )
+        sections.append(
+            f'<h2 id="{html.escape(paper)}">{html.escape(paper_titles.get(paper, paper))}</h2>'
+            f"<p>Claims: {n_passed} of {len(claims)} pass "
+            f"(<code>{html.escape(str(outputs['claims']))}</code>); config section "
+            f"<code>{html.escape(paper)}.{html.escape(str(scale))}</code> digest <code>{digest}</code>.</p>"
+            f"{_claims_table(claims)}{figures}"
+        )
+    overview = (
+        "<table><tr><th>paper</th><th>claims passed</th><th>figures</th><th>config section digest</th></tr>"
+        f"{''.join(summary)}</table>"
+    )
     header = (
         "<h1>sgdrepro report</h1>"
         f'<p class="summary">{passed} of {total} claims pass across {len(papers)} paper(s). '
         f"Scale <code>{html.escape(str(config.get('scale')))}</code>, "
         f"config digest <code>{config_digest(dict(config))}</code>, "
         f"sgdrepro <code>{html.escape(__version__)}</code>, commit <code>{html.escape(git_commit())}</code>.</p>"
+        f"{overview}"
         f"<details><summary>Full config</summary><pre>{html.escape(json.dumps(dict(config), indent=1, sort_keys=True, default=str))}</pre></details>"
     )
     page = (

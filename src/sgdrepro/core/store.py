@@ -9,6 +9,7 @@ changes between two runs of the same code and config (no dates, no host names).
 
 from __future__ import annotations
 
+import glob
 import os
 import subprocess
 import tempfile
@@ -35,7 +36,8 @@ def git_commit() -> str:
             ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src"],
+            # ':/src' is the repository's src/ (a plain 'src' would be relative to this directory)
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/src"],
             cwd=here, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -71,6 +73,10 @@ class atomic_path:
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # a write of this file killed earlier (SIGKILL, power loss) left its temp file behind;
+        # the workflow runs one job per output, so such a file is never another live write
+        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp{glob.escape(self.suffix)}"):
+            stale.unlink(missing_ok=True)
         handle, name = tempfile.mkstemp(
             prefix=f".{self.path.name}.", suffix=".tmp" + self.suffix, dir=self.path.parent
         )

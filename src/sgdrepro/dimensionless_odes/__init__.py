@@ -1,1 +1,69 @@
-"""dimensionless_odes (see ../shared/papers/dimensionless_odes.md): to be implemented."""
+"""dimensionless_odes: Arnaboldi, Stephan, Krzakala, Loureiro, "From high-dimensional & mean-field
+dynamics to dimensionless ODEs: a unifying approach to SGD in two-layers networks", COLT 2023
+(arXiv 2302.05882).
+
+Reproduced: one-pass SGD of a two-layer erf committee machine (p student units, second layer
+fixed to 1/p) learning a k-unit teacher with label noise Delta, against the ODEs for the order
+parameters Q = W W^T/d and M = W W*^T/d in the dimensionless time t = steps * gamma / (p d)
+(Saad-Solla integrals I3 for the drift; I4 and Delta * J2 for the second-order term, with the
+factor gamma/p). Experiments: ``collapse`` (SGD at growing d on the ODE), ``floor`` (late-time
+noise floor against gamma and p), ``phase`` (regions of the (kappa, delta) plane for
+p = p0 d^kappa, gamma = gamma0 d^-delta, from the ODEs, with SGD spot checks).
+
+Public surface: :func:`theory.risk_erf` (population risk from Q, M, P), :func:`theory.solve_ode`,
+:func:`theory.ode_rhs`, :func:`model.sgd_step`.
+"""
+
+from __future__ import annotations
+
+from sgdrepro.core import ConfigError
+
+from . import theory
+from .theory import risk_erf, solve_ode
+
+__all__ = ["theory", "risk_erf", "solve_ode", "check_config"]
+
+
+def _check_dims(block: dict, key: str, widths, k: int) -> None:
+    for i, d in enumerate(block["d"]):
+        if d < max(widths) + k:
+            raise ConfigError(f"{key}.d[{i}]", d, f"must be >= p + k = {max(widths) + k} (orthonormal frame of p + k vectors)")
+
+
+def _check_grid(grid: dict, key: str) -> None:
+    if grid["max"] <= grid["min"]:
+        raise ConfigError(f"{key}.max", grid["max"], f"must be > min ({grid['min']})")
+
+
+def check_config(config: dict, key_prefix: str) -> None:
+    """Semantic checks of the active scale's section (before any job starts)."""
+    section = config["dimensionless_odes"][config["scale"]]
+    for name in ("collapse", "floor"):
+        block = section[name]
+        _check_dims(block, f"{key_prefix}.{name}", block["p"], int(block["k"]))
+        if block["init"]["kind"] == "aligned":
+            for extra in ("alignment", "q_orth"):
+                if extra not in block["init"]:
+                    raise ConfigError(f"{key_prefix}.{name}.init.{extra}", None, "is required for kind: aligned")
+    floor = section["floor"]
+    if floor["t_late"] > floor["t_max"]:
+        raise ConfigError(f"{key_prefix}.floor.t_late", floor["t_late"], f"must be <= t_max ({floor['t_max']})")
+    _check_grid(floor["ode_lr_over_p"], f"{key_prefix}.floor.ode_lr_over_p")
+    phase = section["phase"]
+    if phase["init"]["kind"] == "aligned":
+        for extra in ("alignment", "q_orth"):
+            if extra not in phase["init"]:
+                raise ConfigError(f"{key_prefix}.phase.init.{extra}", None, "is required for kind: aligned")
+    _check_grid(phase["lr_over_p_grid"], f"{key_prefix}.phase.lr_over_p_grid")
+    spot = phase["spot"]
+    if phase["t_late"] > spot["t_max"]:
+        raise ConfigError(f"{key_prefix}.phase.t_late", phase["t_late"], f"must be <= spot.t_max ({spot['t_max']})")
+    k = int(phase["k"])
+    for i, (kappa, _delta) in enumerate(spot["points"]):
+        if kappa < 0:
+            raise ConfigError(f"{key_prefix}.phase.spot.points[{i}]", spot["points"][i], "kappa must be >= 0")
+        for j, d in enumerate(spot["d"]):
+            p = max(1, round(phase["p0"] * d**kappa))
+            if d < p + k:
+                raise ConfigError(f"{key_prefix}.phase.spot.d[{j}]", d,
+                                  f"must be >= p + k = {p + k} for the spot point (kappa = {kappa})")

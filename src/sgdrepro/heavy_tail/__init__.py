@@ -1,1 +1,52 @@
-"""heavy_tail (see ../shared/papers/heavy_tail.md): to be implemented."""
+"""heavy_tail: Gurbuzbalaban, Simsekli, Zhu, "The Heavy-Tail Phenomenon in SGD", ICML 2021 (arXiv 2006.04740).
+
+Reproduced: online SGD on Gaussian linear regression has a power-law stationary law whose
+tail index alpha solves h(alpha) = E||M e_1||^alpha = 1 (:func:`theory.tail_index`); alpha
+falls with the step size, the dimension and the data scale and rises with the batch size;
+alpha < 2 (infinite variance) occurs with Gaussian data; the finite-data SGD of the authors'
+code agrees with the streaming theory; in bias-free ReLU networks the tail index of the
+(averaged) weights falls as eta / b rises. Estimators: :mod:`measures`.
+"""
+
+from sgdrepro.core import ConfigError
+
+from . import measures, theory
+from .theory import tail_index, variance_border_lr
+
+__all__ = ["check_config", "measures", "tail_index", "theory", "variance_border_lr"]
+
+
+def check_config(config: dict, key_prefix: str) -> None:
+    """Semantic checks that the schema cannot express (raise ConfigError naming the key)."""
+    from sgdrepro.core.datasets import check_dataset
+
+    section = config["heavy_tail"][config["scale"]]
+    for name in ("linreg", "linreg_dim", "linreg_sigma", "linreg_finite"):
+        cfg = section[name]
+        if cfg["burn_in"] > cfg["n_steps"]:
+            raise ConfigError(f"{key_prefix}.{name}.burn_in", cfg["burn_in"], f"must be <= n_steps ({cfg['n_steps']})")
+    finite = section["linreg_finite"]
+    for key in ("dim", "sigma"):
+        if len(finite["grid"][key]) != 1:
+            raise ConfigError(f"{key_prefix}.linreg_finite.grid.{key}", finite["grid"][key],
+                              "must hold exactly one value (one fixed data set)")
+    largest = max(finite["grid"]["batch_size"])
+    if largest > finite["n_data"]:
+        raise ConfigError(f"{key_prefix}.linreg_finite.grid.batch_size", largest, f"must be <= n_data ({finite['n_data']})")
+    mlp = section["mlp"]
+    if mlp["n_average"] > mlp["n_steps"]:
+        raise ConfigError(f"{key_prefix}.mlp.n_average", mlp["n_average"], f"must be <= n_steps ({mlp['n_steps']})")
+    analysis = section["analysis"]
+    if min(analysis["block_sizes"]) < 2:
+        raise ConfigError(f"{key_prefix}.analysis.block_sizes", analysis["block_sizes"], "every block size must be >= 2")
+    lo, hi = analysis["alpha_range"]
+    if not lo < hi:
+        raise ConfigError(f"{key_prefix}.analysis.alpha_range", analysis["alpha_range"], "must be [low, high] with low < high")
+    for which in ("heavy", "light"):
+        point = analysis[which]
+        for key in ("lr", "batch_size"):
+            if point[key] not in section["linreg"]["grid"][key]:
+                raise ConfigError(f"{key_prefix}.analysis.{which}.{key}", point[key],
+                                  f"must be one of linreg.grid.{key} {section['linreg']['grid'][key]}")
+    if mlp["dataset"] in ("mnist", "cifar10"):
+        check_dataset(mlp["dataset"], config.get("datasets_dir") or "data")

@@ -1,0 +1,148 @@
+"""Experiment ``orthogonal``: every batch size b = 1..n, both activations, reshuffled and cyclic
+order, many seeds, on n orthonormal samples in R^d, trained as one batched program.
+
+Randomness is keyed by the seed only (common random numbers): for a given seed every batch
+size, activation and order starts from the same data and the same w_0 and reads the same
+per-epoch permutations, so differences between batch sizes are paired comparisons.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..core import Grid, RunRandom, record_steps, run_keys
+from . import measures
+from .training import data_key, draw_data, draw_init, train_runs
+
+__all__ = ["run_orthogonal", "simulate", "GRID_DIMS"]
+
+GRID_DIMS = ("activation", "order", "batch_size", "seed")
+
+_FINAL_ATTRS = {
+    "loss_final": ("1", "full mean reconstruction loss at the last step"),
+    "count_above": ("1", "number of coordinates |c_i| above the sparsity threshold"),
+    "participation_ratio": ("1", "effective number of coordinates (sum c_i^2)^2 / sum c_i^4"),
+    "l1_l2_ratio": ("1", "||c||_1 / ||c||_2 of the final coordinates"),
+    "max_ratio": ("1", "max_i |c_i| / ||c||_2 of the final coordinates"),
+    "off_span_norm": ("1", "norm of the component of w_T off the data span"),
+    "cos_init": ("1", "cos(w_T, w_0)"),
+    "cos_init_span": ("1", "cos(w_T, P w_0), P the projection on the data span"),
+    "cos_init_active": ("1", "cos(w_T, P_sigma w_0), projection on the samples active at init"),
+    "n_active_init": ("1", "number of samples with w_0^T x_i > 0"),
+    "n_active_limit": ("1", "number of coordinates c_i above the sparsity threshold (active at the limit point)"),
+    "trace_hessian": ("1", "trace of the Hessian of the full loss at the final iterate"),
+    "trace_hessian_limit": ("1", "trace of the Hessian of the full loss at the limit point"),
+}
+
+
+def simulate(
+    grid: Grid,
+    *,
+    experiment: str,
+    n: int,
+    d: int,
+    lr: float,
+    n_steps: int,
+    init_scale: float,
+    last_batch: str,
+    sparsity_threshold: float,
+    record_at: np.ndarray,
+    root_seed: int = 0,
+    data_seed: int = 0,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float64,
+    chunk_size: int | None = None,
+) -> xr.Dataset:
+    """Train the runs of ``grid`` (dims :data:`GRID_DIMS`) and measure every final point."""
+    flat = grid.flat()
+    keys = run_keys(experiment, grid.points(), root_seed=root_seed, key_dims=("seed",))
+    params = {
+        "batch_size": flat["batch_size"].astype(np.int64),
+        "lr": np.full(grid.size, float(lr)),
+        "relu": flat["activation"] == "relu",
+        "cyclic": flat["order"] == "cyclic",
+    }
+    device = torch.device(device)
+    X = draw_data(data_key(experiment, root_seed, data_seed), n, d, device, dtype)
+    traj = train_runs(
+        params, keys, X, n=n, d=d, n_steps=n_steps, init_scale=init_scale, last_batch=last_batch,
+        record_at=record_at, device=device, dtype=dtype, chunk_size=chunk_size,
+    )
+    w0 = draw_init(RunRandom(keys, device), d, init_scale, dtype)
+    final = {"w": torch.as_tensor(traj.final["w"], device=device, dtype=dtype), "w0": w0, "X": X}
+    relu = torch.as_tensor(params["relu"], device=device)
+    with torch.no_grad():
+        measured = measures.solution_measures(final["w"], final["w0"], final["X"], relu, sparsity_threshold)
+    measured = {k: v.detach().cpu().numpy() for k, v in measured.items()}
+    for name, value in measured.items():  # a diverged run has no solution to measure
+        if value.dtype.kind == "f":
+            value[traj.diverged] = np.nan
+    coords_init = measures.coordinates(final["w0"], final["X"]).cpu().numpy()
+
+    variables = {
+        "loss": (("step",), traj.records["loss"], {"units": "1", "long_name": "full mean reconstruction loss"}),
+        "coords": (("step", "sample"), traj.records["coords"],
+                   {"units": "1", "long_name": "coordinate c_i = w^T x_i / ||x_i|| in the data basis"}),
+        "coords_final": (("sample",), measured.pop("coords_final"),
+                         {"units": "1", "long_name": "final coordinate c_i in the data basis"}),
+        "coords_init": (("sample",), coords_init, {"units": "1", "long_name": "initial coordinate c_i(0)"}),
+        "w_final": (("feature",), traj.final["w"], {"units": "1", "long_name": "final weight vector w_T"}),
+        "diverged_step": ((), traj.diverged_step, {"units": "step", "long_name": "step of divergence (-1: none)"}),
+    }
+    for name, value in measured.items():
+        units, long_name = _FINAL_ATTRS[name]
+        variables[name] = ((), value, {"units": units, "long_name": long_name})
+    ds = grid.dataset(
+        variables,
+        coords={"step": traj.steps, "sample": np.arange(n), "feature": np.arange(d)},
+        attrs={
+            "n": n, "d": d, "lr": float(lr), "n_steps": n_steps, "init_scale": init_scale,
+            "last_batch": last_batch, "sparsity_threshold": sparsity_threshold,
+            "data_seed": data_seed,
+            "data": "n orthonormal samples in R^d (Haar-random), shared by all runs",
+            "loss": "mean over the batch of ||x_i - w sigma(w^T x_i)||^2",
+        },
+    )
+    # w_0 depends on the seed only: store it once per seed
+    first = {s: i for i, s in reversed(list(enumerate(flat["seed"].tolist())))}
+    index = [first[s] for s in grid.coords["seed"].tolist()]
+    ds["data"] = (("sample", "feature"), X.cpu().numpy(), {"units": "1", "long_name": "sample x_i (rows), orthonormal"})
+    ds["w_init"] = (("seed", "feature"), w0[index].cpu().numpy(), {"units": "1", "long_name": "initialization w_0"})
+    return ds
+
+
+def grid_of(cfg: dict) -> Grid:
+    """The run grid of an experiment section (seeds 0..seeds-1)."""
+    return Grid.from_config(
+        {
+            "activation": cfg["activation"],
+            "order": cfg["order"],
+            "batch_size": cfg["batch_size"],
+            "seed": list(range(int(cfg["seeds"]))),
+        },
+        order=GRID_DIMS,
+    )
+
+
+def run_orthogonal(cfg: dict, ctx) -> xr.Dataset:
+    """SGD for every batch size of the grid on orthonormal data (the paper's setting)."""
+    grid = grid_of(cfg)
+    ctx.log.info("autoencoder_batch: %d runs x %d steps", grid.size, cfg["n_steps"])
+    return simulate(
+        grid,
+        experiment=ctx.experiment,
+        n=int(cfg["n"]),
+        d=int(cfg["d"]),
+        lr=float(cfg["lr"]),
+        n_steps=int(cfg["n_steps"]),
+        init_scale=float(cfg["init_scale"]),
+        last_batch=cfg["last_batch"],
+        sparsity_threshold=float(cfg["sparsity_threshold"]),
+        record_at=record_steps(cfg["record"], int(cfg["n_steps"])),
+        root_seed=ctx.root_seed,
+        data_seed=int(cfg["data_seed"]),
+        device=ctx.device,
+        dtype=ctx.dtype,
+    )

@@ -1,0 +1,208 @@
+"""Measurements on trajectories: period detection, Lyapunov exponents, phase classification,
+measured phase boundaries and the ergodic average's fluctuation.
+
+Phase classifier (:func:`classify_trajectory`), from what the trainer stores for each run:
+
+1. ``divergent`` if the run left every bound (the trainer's divergence flag);
+2. the observables over the late window (the loss over its initial value ``L/L_0`` and a random
+   linear probe of the residuals over ``2 sqrt(L_0)``; the loss alone can be constant on a cycle
+   when two data directions oscillate in anti-phase) are tested for the smallest period
+   ``p <= max_period`` with ``max_k |x_{k+p} - x_k| <= period_rtol``;
+3. ``p == 1`` (the loss stopped changing): converged to a minimiser; ``monotonic`` if consecutive
+   GD steps never turned back (``<Delta_k, Delta_{k-1}> >= 0`` whenever both steps are larger than
+   ``1e-9 |W|``), else ``catapult`` (the iterate overshot the minimiser and came back);
+4. ``p >= 2``: ``periodic`` with period ``p``;
+5. no period found: ``chaotic`` if the Lyapunov exponent exceeds ``chaos_threshold``; else the
+   orbit is still converging slowly, to a minimiser if the best-fitting period is 1 (then as in 3.),
+   else to a cycle (``periodic`` with the period of best fit, e.g. next to a period doubling). Without a Lyapunov exponent (NaN) a non-periodic orbit is ``chaotic``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .theory import BOUNDARIES, PHASES, cubic_map, cubic_map_derivative
+
+__all__ = [
+    "PHASE_CODES",
+    "detect_period",
+    "detect_periods",
+    "classify_trajectory",
+    "classify_map",
+    "lyapunov_from_cumulative",
+    "classify_dataset",
+    "measured_boundaries",
+    "fluctuation",
+]
+
+PHASE_CODES = {name: i for i, name in enumerate(PHASES)}
+
+PERIOD_RTOL = 1e-6
+MAX_PERIOD = 64
+CHAOS_THRESHOLD = 0.01  # nats/step; far above the finite-window noise of a periodic orbit's exponent
+
+
+def detect_periods(x: np.ndarray, atol: float, max_period: int = MAX_PERIOD) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`detect_period` over runs: ``x [R, T, k]`` -> ``(period [R], best [R])``."""
+    x = np.asarray(x, dtype=float)
+    max_period = min(max_period, x.shape[1] // 2)
+    with np.errstate(invalid="ignore"):
+        mismatch = np.stack([np.abs(x[:, p:] - x[:, :-p]).reshape(len(x), -1).max(axis=1)
+                             for p in range(1, max_period + 1)], axis=1)
+    mismatch = np.where(np.isfinite(mismatch), mismatch, np.inf)
+    ok = mismatch <= atol
+    period = np.where(ok.any(axis=1), ok.argmax(axis=1) + 1, 0)
+    return period, mismatch.argmin(axis=1) + 1
+
+
+def detect_period(x: np.ndarray, atol: float, max_period: int = MAX_PERIOD) -> tuple[int, int]:
+    """``(period, best)`` of a series ``x [T]`` or ``[T, k]``: the smallest ``p`` with
+    ``max|x[p:] - x[:-p]| <= atol`` (0 if none) and the ``p`` of smallest mismatch."""
+    x = np.asarray(x, dtype=float)
+    x = x.reshape(1, x.shape[0], -1)
+    period, best = detect_periods(x, atol, max_period)
+    return int(period[0]), int(best[0])
+
+
+def classify_trajectory(
+    observables: np.ndarray,
+    diverged: bool,
+    turned_back: bool,
+    lyapunov: float = float("nan"),
+    period_rtol: float = PERIOD_RTOL,
+    max_period: int = MAX_PERIOD,
+    chaos_threshold: float = CHAOS_THRESHOLD,
+    periods: tuple[int, int] | None = None,
+) -> tuple[str, int]:
+    """``(phase, period)`` of one trajectory (see the module docstring); period 0 if not periodic.
+
+    ``observables``: late-window series ``[T]`` or ``[T, k]``, each normalised to order one.
+    """
+    observables = np.asarray(observables, dtype=float)
+    if diverged or not np.all(np.isfinite(observables)):
+        return "divergent", 0
+    period, best = periods if periods is not None else detect_period(observables, period_rtol, max_period)
+    if period == 1:
+        return ("catapult" if turned_back else "monotonic"), 1
+    if period >= 2:
+        return "periodic", period
+    if np.isfinite(lyapunov) and lyapunov <= chaos_threshold:
+        if best == 1:  # still converging slowly to a minimiser
+            return ("catapult" if turned_back else "monotonic"), 1
+        return "periodic", best
+    return "chaotic", 0
+
+
+def classify_map(a: float, v0: float = 0.1234567, n_steps: int = 4000, window: int = 1024,
+                 **kw) -> tuple[str, int, float]:
+    """Run the cubic map and classify (loss :math:`(v^2 - 1)^2 / 4`, v) like a GD trajectory.
+
+    Returns ``(phase, period, lyapunov)``; the exponent is averaged over the late window.
+    """
+    v, prev_step = float(v0), 0.0
+    obs, log_deriv, turned_back = [], [], False
+    loss0 = 0.25 * (v * v - 1.0) ** 2
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for k in range(n_steps):
+            new = float(cubic_map(v, a))
+            if not np.isfinite(new) or abs(new) > 1e100:
+                return "divergent", 0, float("inf")
+            step = new - v
+            if step * prev_step < 0 and min(abs(step), abs(prev_step)) > 1e-9 * abs(v):
+                turned_back = True
+            if k >= n_steps - window:
+                log_deriv.append(np.log(abs(cubic_map_derivative(v, a))))
+                obs.append((0.25 * (new * new - 1.0) ** 2 / loss0, new))
+            v, prev_step = new, step
+    lyapunov = float(np.mean(log_deriv))
+    phase, period = classify_trajectory(np.asarray(obs), False, turned_back, lyapunov, **kw)
+    return phase, period, lyapunov
+
+
+def lyapunov_from_cumulative(log_growth: np.ndarray, steps: np.ndarray, start: int) -> np.ndarray:
+    """Mean log growth per step over ``[start, last step]`` from cumulative sums ``[..., T]``."""
+    steps = np.asarray(steps)
+    i0 = int(np.searchsorted(steps, start))
+    with np.errstate(invalid="ignore"):
+        return (log_growth[..., -1] - log_growth[..., i0]) / float(steps[-1] - steps[i0])
+
+
+def classify_dataset(ds: xr.Dataset, **kw) -> xr.Dataset:
+    """Phase code, period and Lyapunov exponent of every run of a trajectory file.
+
+    Uses the records from ``ds.attrs['late_start']`` on (the late window): ``loss / loss[step 0]``
+    and ``probe / (2 sqrt(loss[step 0]))``, the cumulative turn-back count and log growth, and
+    ``diverged_step``.
+    """
+    start = int(ds.attrs["late_start"])
+    steps = ds["step"].values
+    late = steps >= start
+    grid_dims = [d for d in ds["loss"].dims if d != "step"]
+    loss = ds["loss"].transpose(*grid_dims, "step").values
+    shape = loss.shape[:-1]
+    loss = loss.reshape(-1, loss.shape[-1])
+    probe = ds["probe"].transpose(*grid_dims, "step").values.reshape(len(loss), -1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        obs = np.stack([loss / loss[:, :1], probe / (2.0 * np.sqrt(loss[:, :1]))], axis=-1)
+    diverged = ds["diverged_step"].transpose(*grid_dims).values.reshape(-1) >= 0
+    turns = np.nan_to_num(ds["turn_backs"].transpose(*grid_dims, "step").values.reshape(len(loss), -1), nan=0.0)
+    turned = turns.max(axis=-1) > 0
+    if "log_growth" in ds:
+        growth = ds["log_growth"].transpose(*grid_dims, "step").values.reshape(len(loss), -1)
+        lyap = lyapunov_from_cumulative(growth, steps, start)
+    else:
+        lyap = np.full(len(loss), np.nan)
+    codes, periods = np.zeros(len(loss), dtype=np.int64), np.zeros(len(loss), dtype=np.int64)
+    found, best = detect_periods(obs[:, late], kw.get("period_rtol", PERIOD_RTOL), kw.get("max_period", MAX_PERIOD))
+    for i in range(len(loss)):
+        phase, period = classify_trajectory(obs[i, late], bool(diverged[i]), bool(turned[i]),
+                                            float(lyap[i]), periods=(int(found[i]), int(best[i])), **kw)
+        codes[i], periods[i] = PHASE_CODES[phase], period
+    lyap = np.where(diverged, np.nan, lyap)
+    coords = {d: ds[d] for d in grid_dims}
+    return xr.Dataset(
+        {
+            "phase": (grid_dims, codes.reshape(shape), {"flag_values": list(range(len(PHASES))),
+                                                          "flag_meanings": " ".join(PHASES)}),
+            "period": (grid_dims, periods.reshape(shape)),
+            "lyapunov": (grid_dims, lyap.reshape(shape), {"units": "nats per step"}),
+        },
+        coords=coords,
+    )
+
+
+def measured_boundaries(a: np.ndarray, codes: np.ndarray) -> dict[str, float]:
+    """Boundary between phase k and k+1: midpoint between the first ``a`` whose phase rank exceeds
+    k and the grid point before it (NaN when the transition is not on the grid).
+
+    ``a`` must be sorted; the first exceedance makes periodic windows inside chaos irrelevant.
+    """
+    a, codes = np.asarray(a, dtype=float), np.asarray(codes)
+    out = {}
+    for k, name in enumerate(BOUNDARIES):
+        above = np.flatnonzero(codes > k)
+        if above.size == 0 or above[0] == 0:
+            out[name] = float("nan")
+        else:
+            i = above[0]
+            out[name] = 0.5 * (a[i] + a[i - 1])
+    return out
+
+
+def fluctuation(series: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Standard deviation along ``axis`` (NaN-aware, silent on all-NaN slices)."""
+    with np.errstate(invalid="ignore"), _quiet():
+        return np.nanstd(series, axis=axis)
+
+
+class _quiet:
+    def __enter__(self):
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)

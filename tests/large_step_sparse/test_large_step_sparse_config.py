@@ -1,0 +1,85 @@
+"""Config checks and the end-to-end workflow of large_step_sparse."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sgdrepro.core import ConfigError
+from sgdrepro.core.config import validate_schema
+from sgdrepro.core.datasets import DatasetMissing
+from sgdrepro.core.figures import read_caption
+from sgdrepro.large_step_sparse import check_config
+
+REPO = Path(__file__).resolve().parents[2]
+# A paper claim our draws do not reproduce (reported in claims.json as failed, not hidden): the
+# authors' large step 0.455 diverges within ~30 iterations on 7 of our 8 teacher-student draws,
+# and at the stable 0.3 the decayed run's test loss is not below the small step's.
+KNOWN_NOT_REPRODUCED = {"relu_ts_test_lower_after_decay"}
+FIGURES = ["diagonal_stabilization", "diagonal_decay", "diagonal_gd_vs_sgd", "relu_teacher_student", "relu_1d", "deep_sparsity"]
+
+
+@pytest.fixture
+def config():
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def test_default_config_is_valid(config):
+    validate_schema(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    check_config(config, "large_step_sparse.quick")
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("lr", [0.1, -0.2], "> 0"),
+    ("decay_at", [1.5], "<= 1"),
+    ("decay_factor", [0.5], ">= 1"),
+    ("unknown_key", 3, "unknown key"),
+])
+def test_schema_names_key_value_and_allowed(config, key, value, fragment):
+    bad = copy.deepcopy(config)
+    bad["large_step_sparse"]["quick"]["diagonal_sgd"][key] = value
+    with pytest.raises(ConfigError) as error:
+        validate_schema(bad, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    assert "large_step_sparse.quick.diagonal_sgd" in str(error.value) and fragment in str(error.value)
+
+
+def test_semantic_checks(config):
+    bad = copy.deepcopy(config)
+    bad["large_step_sparse"]["quick"]["diagonal_sgd"]["decay_factor"] = [1.0]
+    with pytest.raises(ConfigError, match="diagonal_sgd.decay_factor.*one entry per decay_at"):
+        check_config(bad, "large_step_sparse.quick")
+    bad = copy.deepcopy(config)
+    bad["large_step_sparse"]["quick"]["diagonal_sgd"]["sparsity"] = 500
+    with pytest.raises(ConfigError, match="sparsity.*<= d"):
+        check_config(bad, "large_step_sparse.quick")
+    bad = copy.deepcopy(config)
+    bad["large_step_sparse"]["quick"]["deep"]["blocks"] = [1]
+    with pytest.raises(ConfigError, match="deep.blocks"):
+        check_config(bad, "large_step_sparse.quick")
+
+
+def test_paper_scale_without_cifar_fails_early(config, tmp_path):
+    config["scale"] = "paper"
+    config["datasets_dir"] = str(tmp_path)
+    with pytest.raises(DatasetMissing, match="cifar-10-batches-py"):
+        check_config(config, "large_step_sparse.paper")
+    config["large_step_sparse"]["paper"]["deep"]["dataset"] = "synthetic_cifar"
+    check_config(config, "large_step_sparse.paper")  # the stand-in needs no files
+
+
+@pytest.mark.slow
+def test_workflow_end_to_end(tmp_path, workflow_runner):
+    workflow_runner(tmp_path, ["large_step_sparse"])
+    results = tmp_path / "results" / "large_step_sparse"
+    for figure in FIGURES:
+        for ext in ("pdf", "png"):
+            assert (results / "figures" / f"{figure}.{ext}").stat().st_size > 0
+        assert "paper's figure number" in read_caption(results / "figures" / f"{figure}.png")
+    claims = json.loads((results / "claims.json").read_text())
+    assert len(claims) >= 15
+    failed = {c["id"] for c in claims if not c["passed"]}
+    assert not failed - KNOWN_NOT_REPRODUCED, f"claims failed: {sorted(failed)}"

@@ -1,0 +1,140 @@
+"""Batched GD experiments: boundaries from trajectories, Lyapunov exponents, divergence, seeding, config."""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from sgdrepro.core import ConfigError, Grid, RunContext
+from sgdrepro.quadratic_chaos import check_config, theory
+from sgdrepro.quadratic_chaos.experiments import run_bifurcation, run_generalization, train_gd
+from sgdrepro.quadratic_chaos.measures import PHASE_CODES, classify_dataset, measured_boundaries
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _ctx(experiment):
+    return RunContext(paper="quadratic_chaos", experiment=experiment, device=torch.device("cpu"), dtype=torch.float64)
+
+
+BIF = dict(d=2, n=2, target=1.0, init_scale=0.1, n_seeds=1, n_steps=1500, window=256, record_early=0)
+
+
+@pytest.fixture(scope="module")
+def bifurcation():
+    cfg = {**BIF, "a": {"min": 0.3, "max": 2.1, "num": 181}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # divergent runs must not warn
+        return run_bifurcation(cfg, _ctx("bifurcation"))
+
+
+def test_boundaries_measured_from_gd_match_the_cubic_map(bifurcation):
+    phases = classify_dataset(bifurcation).isel(seed=0)
+    got = measured_boundaries(bifurcation["a"].values, phases["phase"].values)
+    tol = 0.01 + 10 / 256  # grid spacing + finite-time resolution (the claim's tolerance)
+    for name, expected in theory.BOUNDARIES.items():
+        assert abs(got[name] - expected) <= tol, (name, got[name], expected)
+
+
+def test_gd_lyapunov_exponent_equals_the_maps(bifurcation):
+    phases = classify_dataset(bifurcation).isel(seed=0)
+    a = bifurcation["a"].values
+    lam_map = theory.lyapunov_map(a)
+    # converging and periodic phases: both estimates settle on the same attractor's exponent
+    calm = (a < theory.A_FEIGENBAUM - 0.01) & (np.abs(a - 0.5) > 0.02) & (np.abs(a - 1) > 0.02) & \
+        (np.abs(a - theory.A_PERIOD4) > 0.02)
+    np.testing.assert_allclose(phases["lyapunov"].values[calm], lam_map[calm], atol=0.02)
+    chaotic = (lam_map > 0.05) & np.isfinite(lam_map)
+    assert np.all(phases["lyapunov"].values[chaotic] > 0)
+
+
+def test_divergent_runs_are_flagged_with_their_step(bifurcation):
+    a = bifurcation["a"].values
+    div = bifurcation["diverged_step"].isel(seed=0).values
+    assert np.all(div[a > 2.02] > 0) and np.all(div[a < 1.98] == -1)
+    late = bifurcation["loss"].isel(seed=0).values[a > 2.02][:, -1]
+    assert np.all(np.isnan(late))
+    phases = classify_dataset(bifurcation).isel(seed=0)["phase"].values
+    assert np.all(phases[a > 2.02] == PHASE_CODES["divergent"])
+
+
+def test_every_step_size_starts_from_the_same_point(bifurcation):
+    v0 = bifurcation["v"].isel(seed=0, step=0).values
+    assert np.all(v0 == v0[0]) and v0[0] != 0
+
+
+def test_results_do_not_depend_on_chunking():
+    cfg = {**BIF, "a": [0.4, 1.1, 1.5, 2.2], "n_steps": 100, "window": 32}
+    grid = Grid.from_config({"a": cfg["a"], "seed": [0, 1]})
+    whole, _ = train_gd(cfg, _ctx("bifurcation"), grid, 1, "orthogonal")
+    chunked, _ = train_gd({**cfg, "chunk_size": 3}, _ctx("bifurcation"), grid, 1, "orthogonal")
+    for name in whole.records:
+        np.testing.assert_array_equal(whole.records[name], chunked.records[name])
+    np.testing.assert_array_equal(whole.diverged_step, chunked.diverged_step)
+
+
+def test_ergodic_average_damps_the_test_error_oscillations():
+    cfg = dict(d=3, n=16, width=2, teacher_width=1, n_test=32, noise=0.0, init_scale=0.1, a=[1.15, 1.6],
+               n_seeds=1, n_steps=400, window=200, record_early=0)
+    ds = run_generalization(cfg, _ctx("generalization"))
+    late = ds["step"].values >= 200
+    for a in cfg["a"]:
+        run = ds.sel(a=a).isel(seed=0)
+        assert np.all(np.isfinite(run["test_error"].values))
+        assert np.std(run["test_error_avg"].values[late]) < 0.1 * np.std(run["test_error"].values[late])
+
+
+def _config():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["papers"] = ["quadratic_chaos"]
+    return config
+
+
+def test_check_config_names_the_bad_key():
+    config = _config()
+    check_config(config, "quadratic_chaos.quick")  # the shipped config passes
+    bad = copy.deepcopy(config)
+    bad["quadratic_chaos"]["quick"]["bifurcation"]["n"] = 3
+    with pytest.raises(ConfigError, match=r"quadratic_chaos.quick.bifurcation.n.*n <= d"):
+        check_config(bad, "quadratic_chaos.quick")
+    bad = copy.deepcopy(config)
+    bad["quadratic_chaos"]["quick"]["generalization"]["teacher_width"] = 99
+    with pytest.raises(ConfigError, match="teacher_width"):
+        check_config(bad, "quadratic_chaos.quick")
+
+
+def test_schema_rejects_unknown_keys_and_bad_ranges():
+    from sgdrepro.core.config import validate_schema
+
+    schema = REPO / "workflow" / "schemas" / "config.schema.yaml"
+    config = _config()
+    validate_schema(config, schema)
+    bad = copy.deepcopy(config)
+    bad["quadratic_chaos"]["quick"]["bifurcation"]["n_step"] = 10
+    with pytest.raises(ConfigError, match="n_step"):
+        validate_schema(bad, schema)
+    bad = copy.deepcopy(config)
+    bad["quadratic_chaos"]["quick"]["orthogonal"]["a"] = [0.5, -1.0]
+    with pytest.raises(ConfigError, match="orthogonal"):
+        validate_schema(bad, schema)
+
+
+@pytest.mark.slow
+def test_quadratic_chaos_workflow_end_to_end(tmp_path, workflow_runner):
+    workflow_runner(tmp_path, ["quadratic_chaos"])
+    out = tmp_path / "results" / "quadratic_chaos"
+    for figure in ("loss_curves_orthogonal", "bifurcation", "loss_curves_gaussian", "phase_map_gaussian",
+                   "generalization"):
+        for ext in ("pdf", "png"):
+            assert (out / "figures" / f"{figure}.{ext}").stat().st_size > 1000
+    claims = json.loads((out / "claims.json").read_text())
+    assert len(claims) >= 10
+    failed = [c["id"] for c in claims if not c["passed"]]
+    assert not failed, failed

@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="SGD updates per run")
     parser.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
     parser.add_argument("--loop-runs", type=int, default=16, help="runs timed one at a time")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: as the DAG runs it)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -63,7 +63,7 @@ def main() -> None:
             torch.cuda.synchronize(device)
 
     # warm-up (allocator, kernels) on a handful of runs
-    train_runs({k: v[:4] for k, v in params.items()}, keys[:4], X, **{**common, "n_steps": 5})
+    train_runs({k: v[:4] for k, v in params.items()}, keys[:4], X, **{**common, "n_steps": 5, "record_at": np.array([0, 5])})
     sync()
 
     rng = np.random.default_rng(0)

@@ -63,11 +63,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--num", type=int, default=4001, help="step sizes in the grid (paper: thousands)")
-    parser.add_argument("--steps", type=int, default=1000, help="GD steps per run (paper config: 20000)")
+    parser.add_argument("--steps", type=int, default=300, help="GD steps per run (paper config: 20000)")
     parser.add_argument("--d", type=int, default=10, help="input dimension = number of orthonormal points")
-    parser.add_argument("--loop-runs", type=int, default=40,
+    parser.add_argument("--loop-runs", type=int, default=20,
                         help="step sizes timed in the per-run loop (its rate is per step, so a sample suffices)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for both (default 1: a fair, quiet comparison)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     dtype = torch.float64
     cfg = dict(d=args.d, n=args.d, target=1.0, init_scale=0.1, n_steps=args.steps, window=min(512, args.steps),

@@ -22,7 +22,8 @@ def run_workflow(workdir: Path, papers: list[str], *targets: str, config: list[s
     ]
     if tiny:
         cmd += ["--configfile", str(REPO / "config" / "test.yaml")]
-    cmd += ["--config", f"papers={json.dumps(papers)}", *config, *extra, *targets]
+    # targets first: everything after --config would be read as config entries
+    cmd += [*targets, *extra, "--config", f"papers={json.dumps(papers)}", *config]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:

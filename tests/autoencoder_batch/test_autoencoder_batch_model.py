@@ -86,7 +86,7 @@ def test_single_run_equals_the_same_run_in_the_batched_grid():
         np.testing.assert_allclose(run["w"], sel["w_final"].values, rtol=0, atol=1e-12)
     # common random numbers: every b, activation and order of a seed starts from the same w_0
     start = ds["coords"].isel(step=0).sel(seed=1).values.reshape(-1, n)
-    assert np.allclose(start, start[0], rtol=0, atol=0)
+    assert np.allclose(start, start[0], rtol=0, atol=1e-15)
 
 
 def test_reshuffled_and_cyclic_differ_but_coincide_at_full_batch():

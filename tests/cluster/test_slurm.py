@@ -130,8 +130,9 @@ def test_cheap_rules_are_local(workflow_rules):
 
 FAKE_SLURM = {
     # records each submission (argv as JSON, one line each) and refuses it: nothing runs
-    "sbatch": "#!/bin/sh\nprintf '%s\\n' \"$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' \"$@\")\" "
-              ">> \"$FAKE_SBATCH_LOG\"\necho 'fake sbatch: recorded' >&2\nexit 1\n",
+    "sbatch": f"#!{sys.executable}\nimport json, os, sys\n"
+              "with open(os.environ['FAKE_SBATCH_LOG'], 'a') as log:\n    log.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+              "sys.exit('fake sbatch: recorded')\n",
     "sacctmgr": "#!/bin/sh\necho sgdtest_account\n",
     "sinfo": "#!/bin/sh\necho 'PARTITION'; echo 'sgdtest_partition*'\n",
     "squeue": "#!/bin/sh\nexit 0\n",
@@ -325,7 +326,7 @@ def test_cancelled_job_then_rerun_gives_same_outputs(slurm_cluster, local_refere
                 continue
             running = [i for i, (state, _) in controller_states(ids).items() if state == "RUNNING"]
             if running:
-                cancelled = running[0]
+                cancelled = max(running, key=int)  # the latest started: the furthest from finishing
                 subprocess.run(["scancel", cancelled], check=True)
         assert cancelled is not None, "no SLURM job was seen running"
         first.wait(timeout=900)

@@ -42,6 +42,9 @@ STEP_SIZE_KEYS = {"lr", "lrs", "eta", "etas", "step_size", "step_sizes", "learni
                   "lr_init", "lr_initial", "gamma", "eta_large", "eta_small", "lr_over_p", "gamma0"}
 PAPER_STEP_SIZE_KEYS = {"quadratic_chaos": {"a"}}  # a = step size x target scale (the map's only parameter)
 BATCH_KEYS = {"batch_size", "batch_sizes", "b"}
+# experiments whose mini-batches are drawn with replacement, where batch_size > n is meaningful
+# (large_step_sparse.diagonal documents batch_size >= n as full-batch GD)
+WITH_REPLACEMENT = {("large_step_sparse", "diagonal_sgd"), ("large_step_sparse", "diagonal_gd"), ("heavy_tail", "mlp")}
 DATA_SIZE_KEYS = ("n", "n_samples", "n_train", "n_data", "n_points")
 REAL_DATASETS = {"mnist", "cifar10"}
 
@@ -282,6 +285,12 @@ def paper_cases() -> list:
             if numeric:
                 full = (paper, "quick", *numeric[0])
                 cases.append((f"{_dotted(full)}=word", full, "abc", _dotted(full), "'abc'"))
+                # a typo in a key name (two letters swapped) is an unknown key, whatever its value
+                name = str(numeric[0][-1])
+                typo = name[:-2] + name[-1] + name[-2] if len(name) > 2 and name[-1] != name[-2] else name + "s"
+                typo_path = (*full[:-1], typo)
+                value = _get(CONFIG, full)
+                cases.append((f"{_dotted(typo_path)}(typo)", typo_path, value, _dotted(typo_path), json.dumps(value)))
             if grids:
                 full = (paper, "quick", *grids[0])
                 cases.append((f"{_dotted(full)}=[]", full, [], _dotted(full), "[]"))
@@ -292,12 +301,19 @@ def paper_cases() -> list:
                     for bad in (0, -0.1):
                         new = [*value[:-1], bad] if isinstance(value, list) else bad
                         cases.append((f"{_dotted(full)}={bad}", full, new, _dotted(full), json.dumps(bad)))
-                if name in BATCH_KEYS and _numbers(value):
+                if name in BATCH_KEYS and _numbers(value) and (paper, experiment) not in WITH_REPLACEMENT:
                     n = _data_size(section, path)
                     if n is not None:
                         new = [*value[:-1], n + 1] if isinstance(value, list) else n + 1
                         cases.append((f"{_dotted(full)}=n+1", full, new, _dotted(full), str(n + 1)))
     return cases
+
+
+def _get(config: dict, path: tuple):
+    node = config
+    for part in path:
+        node = node[part]
+    return node
 
 
 def _last(path: tuple, block: dict, bad) -> list:

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, optimize, stats
+from scipy import integrate, optimize, special
 
 from sgdrepro.heavy_tail import tail_index
 from sgdrepro.heavy_tail.theory import (
@@ -20,8 +20,10 @@ from sgdrepro.heavy_tail.theory import (
 def _direct_root_d1(eta, b, sigma):
     """alpha for d = 1 straight from the definition: E|1 - (eta/b) sigma^2 U|^s = 1, U ~ chi2_b."""
     c = eta * sigma**2 / b
+    log_norm = -special.gammaln(b / 2) - (b / 2) * math.log(2.0)
+
     def moment(s):
-        f = lambda u: abs(1 - c * u) ** s * stats.chi2(b).pdf(u)  # noqa: E731
+        f = lambda u: abs(1 - c * u) ** s * math.exp((b / 2 - 1) * math.log(u) - u / 2 + log_norm) if u > 0 else 0.0  # noqa: E731
         return sum(integrate.quad(f, lo, hi, limit=200)[0] for lo, hi in [(0, 1 / c), (1 / c, np.inf)])
     return optimize.brentq(lambda s: moment(s) - 1.0, 0.05, 30.0, xtol=1e-8)
 
@@ -36,8 +38,11 @@ def test_alpha_is_two_at_the_closed_form_border(b, d, sigma):
     eta = float(variance_border_lr(b, d, sigma))
     assert second_moment(eta, b, d, sigma) == pytest.approx(1.0, abs=1e-14)
     assert tail_index(eta, b, d, sigma) == pytest.approx(2.0, abs=1e-7)
-    # and alpha is above 2 just below the border, below 2 just above it
-    assert tail_index(0.95 * eta, b, d, sigma) > 2.0 > tail_index(1.05 * eta, b, d, sigma)
+    # alpha is above 2 just below the border; just above it alpha < 2, or in high d (sharp transition)
+    # the recursion already stops contracting (nan)
+    assert tail_index(0.95 * eta, b, d, sigma) > 2.0
+    above = tail_index(1.05 * eta, b, d, sigma)
+    assert math.isnan(above) or above < 2.0
 
 
 @pytest.mark.parametrize("eta,b,d", [(0.5, 3, 1), (0.7, 1, 1), (0.4, 5, 2), (0.15, 1, 10), (0.5, 20, 100)])

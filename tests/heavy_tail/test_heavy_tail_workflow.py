@@ -28,3 +28,40 @@ def test_heavy_tail_bad_config_fails_before_any_job(tmp_path, workflow_runner):
                              extra=["--dry-run"], check=False)
     assert result.returncode != 0
     assert "heavy_tail.quick.linreg.burn_in" in result.stdout + result.stderr
+
+
+def _config():
+    import copy
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    return copy.deepcopy(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
+
+
+@pytest.mark.parametrize("edit,key", [
+    (lambda s: s["linreg_finite"]["grid"].update(batch_size=[1, 20_000]), "heavy_tail.quick.linreg_finite.grid.batch_size"),
+    (lambda s: s["linreg_finite"]["grid"].update(dim=[2, 3]), "heavy_tail.quick.linreg_finite.grid.dim"),
+    (lambda s: s["mlp"].update(n_average=10_000), "heavy_tail.quick.mlp.n_average"),
+    (lambda s: s["analysis"].update(heavy={"lr": 0.123, "batch_size": 1}), "heavy_tail.quick.analysis.heavy.lr"),
+])
+def test_check_config_names_the_bad_key(edit, key):
+    from sgdrepro.core import ConfigError
+    from sgdrepro.heavy_tail import check_config
+
+    config = _config()
+    edit(config["heavy_tail"]["quick"])
+    with pytest.raises(ConfigError) as error:
+        check_config(config, "heavy_tail.quick")
+    assert error.value.key == key
+
+
+def test_paper_scale_without_mnist_fails_clearly(tmp_path):
+    from sgdrepro.core.datasets import DatasetMissing
+    from sgdrepro.heavy_tail import check_config
+
+    config = _config()
+    config.update(scale="paper", datasets_dir=str(tmp_path))
+    with pytest.raises(DatasetMissing, match="mnist"):
+        check_config(config, "heavy_tail.paper")

@@ -35,6 +35,8 @@ def test_grid_run_equals_the_same_run_trained_alone():
         stored = ds["beta"].sel(lr=0.2, decay_at=0.5, seed=seed).values
         np.testing.assert_allclose(beta, stored, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(data["beta_star"][0].numpy(), ds["beta_star"].sel(seed=seed).values)
+    for name, var in {**ds.data_vars, **ds.coords}.items():
+        assert {"units", "long_name"} <= set(var.attrs), name
     # different seeds are different problems
     assert not np.allclose(ds["beta"].sel(lr=0.2, decay_at=0.5, seed=0), ds["beta"].sel(lr=0.2, decay_at=0.5, seed=1))
 

@@ -1,9 +1,10 @@
 """Experiment ``orthogonal``: every batch size b = 1..n, both activations, reshuffled and cyclic
 order, many seeds, on n orthonormal samples in R^d, trained as one batched program.
 
-Randomness is keyed by the seed only (common random numbers): for a given seed every batch
-size, activation and order starts from the same data and the same w_0 and reads the same
-per-epoch permutations, so differences between batch sizes are paired comparisons.
+All runs share one Haar-random orthonormal data set (``data_seed``); the rest of the
+randomness is keyed by the seed only (common random numbers): for a given seed every batch
+size, activation and order starts from the same w_0 and reads the same permutation stream,
+so differences between batch sizes are paired comparisons.
 """
 
 from __future__ import annotations

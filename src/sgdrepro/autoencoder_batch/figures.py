@@ -46,6 +46,13 @@ def _band(ax, ds: xr.Dataset, name: str, order: str, label: str | None, linestyl
     ax.fill_between(b, (mean - std).values, (mean + std).values, color=color, alpha=0.15, linewidth=0)
 
 
+def _bottom_legend(fig, ax, skip_last: int = 0, ncol: int = 2) -> None:
+    """One legend under the panels (without the last ``skip_last`` entries, kept in each panel)."""
+    handles, labels = ax.get_legend_handles_labels()
+    keep = len(handles) - skip_last
+    fig.legend(handles[:keep], labels[:keep], loc="outside lower center", ncol=ncol, frameon=False)
+
+
 def _by_activation(data: dict):
     ds = data["orthogonal"]
     return ds, [a for a in ("linear", "relu") if a in ds["activation"].values]
@@ -68,13 +75,18 @@ def plot_sparsity_vs_batch_size(data: dict[str, xr.Dataset], cfg: dict):
             ax.axhline(n, color="0.4", linestyle=":", linewidth=1, label=f"n = {n}")
         ax.set(xlabel="batch size b", ylabel="number of coordinates", title=_TITLE[act], ylim=(0, n + 0.5))
         ax.set_xticks(ds["batch_size"].values)
-    axes[0][-1].legend(loc="upper left", frameon=False)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles[-1:], labels[-1:], loc="upper left", frameon=False)
+    _bottom_legend(fig, axes[0][-1], skip_last=1)
     caption = (
         "Sparsity of the final weights in the data basis (c_i = w^T x_i) against the batch size b: "
         f"number of coordinates with |c_i| > {tau:g} (solid) and participation ratio (sum c_i^2)^2 / sum c_i^4 "
         "(dashed), mean over seeds with a +-1 std band; left linear, right ReLU. Every b < n ends with one "
-        "coordinate; full-batch GD (b = n) keeps all n (linear) or all the initially active ones (ReLU, dotted "
-        f"line). {_setting(ds)}. Descriptive name: the paper's figure number could not be established."
+        "coordinate with random reshuffling; full-batch GD (b = n) keeps all n (linear) or all the initially "
+        "active ones (ReLU, dotted line). With a cyclic (fixed) order the batches are a fixed partition, the "
+        "coordinates of a batch are always scaled by the same factor and keep their initial ratios, so the "
+        "limit lies in a single batch: at most b coordinates (one for b = 1, and here for b = n-1, where the "
+        f"partial last batch holds one sample). {_setting(ds)}. Descriptive name: the paper's figure number could not be established."
     )
     return fig, caption
 
@@ -85,21 +97,21 @@ def plot_alignment_vs_batch_size(data: dict[str, xr.Dataset], cfg: dict):
     fig, axes = new_figure(len(acts), 1, width=3.0 * len(acts), height=2.5)
     for ax, act in zip(axes[0], acts):
         sub = ds.sel(activation=act)
-        target = "P_+ w_0" if act == "relu" else "P w_0"
         for order in sub["order"].values:
             name = _ORDER_STYLE[order][2]
-            _band(ax, sub, "cos_init_active", order, f"{name}: |cos(w_T, {target})|", transform=np.abs)
+            _band(ax, sub, "cos_init_active", order, f"{name}: |cos(w_T, projected w_0)|", transform=np.abs)
             _band(ax, sub, "cos_init", order, f"{name}: |cos(w_T, w_0)|", linestyle="--", transform=np.abs)
         ax.axhline(1 / np.sqrt(n), color="0.4", linestyle=":", linewidth=1, label=r"$1/\sqrt{n}$")
         ax.axhline(theory.sparse_alignment_bound(n), color="0.4", linestyle="-.", linewidth=1,
                    label=r"$\sqrt{2\ln(2n)/n}$")
         ax.set(xlabel="batch size b", ylabel="|cosine|", title=_TITLE[act], ylim=(0, 1.05))
         ax.set_xticks(ds["batch_size"].values)
-        ax.legend(loc="upper left", frameon=False, fontsize=5.5)
+    _bottom_legend(fig, axes[0][-1], ncol=3)
     caption = (
         "Alignment of the final weights w_T with the initialization against the batch size: |cos| with the "
-        "projection of w_0 on the data span (P w_0, linear) or on the samples active at initialization "
-        "(P_+ w_0 = sum_i relu(w_0^T x_i) x_i, ReLU) (solid), and with w_0 itself (dashed); mean over seeds, "
+        "projected initialization (solid): the projection of w_0 on the data span, P w_0, for the linear model, "
+        "on the samples active at initialization, P_+ w_0 = sum_i relu(w_0^T x_i) x_i, for ReLU; and with w_0 "
+        "itself (dashed); mean over seeds, "
         "+-1 std band. Full-batch GD keeps the projected direction (cos = 1); every b < n ends at one sample, "
         f"|cos| ~ max_i |c_i(0)|/||c(0)|| of order 1/sqrt(n) (reference lines). {_setting(ds)}. "
         "Descriptive name: the paper's figure number could not be established."

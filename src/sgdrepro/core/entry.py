@@ -66,6 +66,7 @@ def job_logging(log_path: str | None):
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     logging.captureWarnings(True)
     try:
         yield logging.getLogger("sgdrepro")

@@ -95,7 +95,7 @@ def _integrate_t(g, c: float, batch_size: int) -> float:
     return total
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=64)  # ~0.6 MB per table in d > 1
 def _node_table(c: float, batch_size: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """(log||M e_1|| at the nodes, log weights) of the tanh-sinh x Gauss-Laguerre rule."""
     k = np.arange(-_TS_HALF, _TS_HALF + 1) * (_TS_KMAX / _TS_HALF)
@@ -190,7 +190,7 @@ def tail_index(eta, batch_size, dim, sigma=1.0) -> float:
 # ---------------------------------------------------------------- Monte Carlo cross-check
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)
 def _chi2_samples(batch_size: int, dim: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     """Fixed (U, V) samples: U ~ chi2_b, V ~ chi2_{d-1} (common to every eta and s)."""
     rng = np.random.default_rng([MC_SEED, batch_size, dim, n_samples])

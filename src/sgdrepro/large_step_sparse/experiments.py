@@ -49,6 +49,21 @@ def _records(grid: Grid, traj, spec: dict) -> dict:
     return {name: (("step",), traj.records[name], attrs) for name, attrs in spec.items()}
 
 
+_COORD_ATTRS = {
+    "seed": {"units": "1", "long_name": "seed index (problem draw, init and sample order)"},
+    "feature": {"units": "1", "long_name": "coordinate of beta"},
+    "sample": {"units": "1", "long_name": "training point"},
+}
+
+
+def _label(ds):
+    """Units and long names on the coordinates that carry none yet."""
+    for name, attrs in _COORD_ATTRS.items():
+        if name in ds.coords and not ds[name].attrs:
+            ds[name].attrs.update(attrs)
+    return ds
+
+
 def _diverged(traj) -> tuple:
     return ((), traj.diverged_step, {"units": "iterations",
                                      "long_name": "iteration at which the run diverged (-1: never)"})
@@ -92,7 +107,7 @@ def _run_diagonal(cfg: dict, ctx) -> "xr.Dataset":  # noqa: F821
                        {"units": "1", "long_name": "ground-truth sparse predictor beta*"})
     ds["lr"].attrs.update(units="1", long_name="initial (large) step size")
     ds["decay_at"].attrs.update(units="1", long_name="fraction of training after which the step size is decayed (1: never)")
-    return ds
+    return _label(ds)
 
 
 def run_diagonal_sgd(cfg: dict, ctx):
@@ -122,7 +137,7 @@ def _relu_dataset(grid, traj, cfg, attrs):
                                         {"units": "1", "long_name": "factor the step size is divided by at decay_at"}))
     ds["lr"].attrs.update(units="1", long_name="initial step size")
     ds["decay_at"].attrs.update(units="1", long_name="fraction of training after which the step size is decayed (1: never)")
-    return ds
+    return _label(ds)
 
 
 def run_relu_teacher_student(cfg: dict, ctx):
@@ -161,7 +176,7 @@ def run_relu_1d(cfg: dict, ctx):
     ds = ds.assign_coords(x=("x", x_grid, {"units": "1", "long_name": "input x"}))
     ds["x_train"] = (("sample",), relu._X_1D.copy(), {"units": "1", "long_name": "training inputs"})
     ds["y_train"] = (("sample",), relu._Y_1D.copy(), {"units": "1", "long_name": "training targets"})
-    return ds
+    return _label(ds)
 
 
 # ---------------------------------------------------------------- deep networks
@@ -298,4 +313,4 @@ def run_deep(cfg: dict, ctx):
                              "batch_size": batch, "epochs": cfg["epochs"], "steps_per_epoch": per_epoch})
     ds = ds.assign_coords(lr=("large_phase", np.asarray(cfg["lr"], dtype=np.float64), {"units": "1", "long_name": "initial step size"}))
     ds["large_phase"].attrs.update(units="1", long_name="fraction of training with the large (warming-up) step size; 0: small constant step")
-    return ds
+    return _label(ds)

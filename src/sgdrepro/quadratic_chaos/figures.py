@@ -125,7 +125,7 @@ def plot_bifurcation(data: dict, cfg: dict):
     for name, lo, hi in zip(theory.PHASES, edges[:-1], edges[1:]):
         if hi > lo:
             top.text(0.5 * (lo + hi), 2.05, name, ha="center", va="bottom", fontsize=7, color=colors[name],
-                     rotation=0 if hi - lo > 0.2 else 30)
+                     rotation=0 if hi - lo > 0.15 else 30)
     caption = (
         "Bifurcation diagram of GD for phase retrieval on orthonormal data (equal targets y, so every data "
         "direction follows the cubic map v -> (1 + a) v - a v^3 with a = eta y). Top: the iterates of the last "

@@ -48,9 +48,10 @@ def ready(paper: str) -> bool:
 
 
 def command(workdir: Path, paper: str, overrides: list[str], *extra: str) -> list[str]:
+    # options before --config: what follows --config is read as config entries up to the next option
     return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-            "--cores", "1", "--configfile", str(REPO / "config" / "test.yaml"),
-            "--config", f"papers={json.dumps([paper])}", *overrides, *extra]
+            "--cores", "1", *extra, "--configfile", str(REPO / "config" / "test.yaml"),
+            "--config", f"papers={json.dumps([paper])}", *overrides]
 
 
 def result_files(results: Path) -> dict[str, int]:

@@ -11,7 +11,9 @@ RESULTS_DIR (default ``results``) is a results tree, or a workflow directory hol
 files digested are every ``.nc``, ``.pdf``, ``.png``, ``.json`` and ``.html`` under it (logs and
 Snakemake's own metadata are not: they hold timings). ``--compare`` takes another results
 tree or a digest table written by ``--write`` (or by this script's standard output), so two
-machines can be compared by exchanging a small text file. Exit status: 0 when everything
+machines can be compared by exchanging a small text file. When both trees are at hand, a
+differing .nc file is opened to say what differs: attributes only (``git_commit`` when the
+code changed, ``device`` between a CPU and a GPU machine) or data (max abs difference). Exit status: 0 when everything
 matches, 1 on any difference (a file missing on either side or with another digest), 2 on a
 usage error.
 """
@@ -76,8 +78,45 @@ def load(path: Path) -> dict[str, str]:
     return read_table(path) if path.is_file() else digests(results_root(path))
 
 
-def compare(mine: dict[str, str], theirs: dict[str, str]) -> list[str]:
-    """One line per difference, sorted by path."""
+def explain_netcdf(a: Path, b: Path) -> str:
+    """What differs between two NetCDF files: attributes (e.g. git_commit, device) or data."""
+    try:
+        import numpy as np
+        import xarray as xr
+
+        with xr.open_dataset(a) as x, xr.open_dataset(b) as y:
+            parts = []
+            attrs = sorted(k for k in set(x.attrs) | set(y.attrs) if x.attrs.get(k) != y.attrs.get(k))
+            if attrs:
+                parts.append("attrs: " + ", ".join(attrs))
+            names = sorted(set(x.variables) | set(y.variables))
+            data = []
+            for name in names:
+                if name not in x.variables or name not in y.variables:
+                    data.append(f"{name} (only one side)")
+                    continue
+                u, v = x[name].values, y[name].values
+                if u.shape != v.shape:
+                    data.append(f"{name} (shape {u.shape} vs {v.shape})")
+                elif u.dtype.kind in "fc":
+                    if not np.array_equal(u, v, equal_nan=True):
+                        with np.errstate(invalid="ignore"):
+                            diff = np.nanmax(np.abs(u - v)) if np.isfinite(u - v).any() else float("nan")
+                        data.append(f"{name} (max abs diff {diff:.3g})")
+                elif not np.array_equal(u, v):
+                    data.append(f"{name}")
+                elif x[name].attrs != y[name].attrs:
+                    data.append(f"{name} (attrs)")
+            if data:
+                parts.append("data: " + ", ".join(data))
+            return "; ".join(parts) or "same content, different encoding"
+    except Exception as error:  # an unreadable file is itself the explanation
+        return f"cannot compare contents: {type(error).__name__}: {error}"
+
+
+def compare(mine: dict[str, str], theirs: dict[str, str], here: Path | None = None,
+            there: Path | None = None) -> list[str]:
+    """One line per difference, sorted by path; with both trees at hand, say what differs in a .nc."""
     lines = []
     for name in sorted(set(mine) | set(theirs)):
         a, b = mine.get(name), theirs.get(name)
@@ -88,7 +127,10 @@ def compare(mine: dict[str, str], theirs: dict[str, str]) -> list[str]:
         elif b is None:
             lines.append(f"only here:     {name}")
         else:
-            lines.append(f"differs:       {name}  ({a[:12]} != {b[:12]})")
+            line = f"differs:       {name}  ({a[:12]} != {b[:12]})"
+            if here is not None and there is not None and name.endswith(".nc"):
+                line += f"  [{explain_netcdf(here / name, there / name)}]"
+            lines.append(line)
     return lines
 
 
@@ -118,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         theirs = load(args.compare)
     except ValueError as error:
         parser.error(str(error))
-    differences = compare(mine, theirs)
+    there = None if args.compare.is_file() else results_root(args.compare)
+    differences = compare(mine, theirs, results_root(args.results), there)
     for line in differences:
         print(line)
     same = len(set(mine) & set(theirs)) - sum(line.startswith("differs") for line in differences)

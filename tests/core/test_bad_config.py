@@ -61,11 +61,6 @@ def active_papers() -> list[str]:
     return [p for p in PAPERS if isinstance(CONFIG.get(p), dict) and CONFIG[p].get("quick")]
 
 
-def _render(value) -> str:
-    """How ConfigError prints a value."""
-    return repr(value) if isinstance(value, str) else json.dumps(value)
-
-
 def _set(config: dict, path: tuple, value) -> None:
     node = config
     for part in path[:-1]:

@@ -181,3 +181,24 @@ def test_dag_is_byte_identical_with_1_and_2_cores(tmp_path):
     out = run_script(one, "--compare", two)
     assert out.returncode == 0, f"results differ between --cores 1 and --cores 2:\n{out.stdout[-4000:]}"
     assert f"{len(table)} identical, 0 different" in out.stdout
+
+
+def test_compare_explains_what_differs_in_a_netcdf_file(tmp_path):
+    """Attributes only (a code version) versus data (a changed value), read from real store files."""
+    import numpy as np
+    import xarray as xr
+
+    from sgdrepro.core.store import write_dataset
+
+    def tree(name, commit, value):
+        ds = xr.Dataset({"loss": (("step",), np.array([1.0, 0.5, value]), {"units": "1", "long_name": "loss"})},
+                        coords={"step": [0, 1, 2]})
+        write_dataset(ds, tmp_path / name / "results" / "p" / "data" / "e.nc", {"git_commit": commit})
+        return tmp_path / name / "results"
+
+    a = tree("a", "abc", 0.25)
+    assert run_script(a, "--compare", tree("b", "abc", 0.25)).returncode == 0  # same inputs, same bytes
+    out = run_script(a, "--compare", tree("c", "def", 0.25))
+    assert out.returncode == 1 and "[attrs: git_commit]" in out.stdout, out.stdout
+    out = run_script(a, "--compare", tree("d", "abc", 0.125))
+    assert out.returncode == 1 and "[data: loss (max abs diff 0.125)]" in out.stdout, out.stdout

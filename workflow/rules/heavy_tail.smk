@@ -1,80 +1,302 @@
 # heavy_tail: Gurbuzbalaban, Simsekli & Zhu, The Heavy-Tail Phenomenon in SGD (ICML 2021).
 # Figure names are descriptive: the paper's numbering could not be established here.
-HEAVY_TAIL_FIGURES = {
-    "alpha_vs_lr": (["linreg"], "tail index against step size for several batch sizes, with theory"),
-    "alpha_vs_batch": (["linreg"], "tail index against batch size for several step sizes"),
-    "alpha_vs_dim": (["linreg_dim"], "tail index against dimension"),
-    "alpha_vs_sigma": (["linreg_sigma"], "tail index against data scale sigma (curvature)"),
-    "tail_survival": (["linreg"], "histogram and log-log survival of iterate coordinates, heavy vs light"),
-    "streaming_vs_finite": (["linreg", "linreg_finite"], "streaming SGD against finite-data SGD"),
-    "mlp_alpha_vs_lr_over_b": (["mlp"], "network weight tail index per layer against eta/b"),
-    "mlp_accuracy_vs_alpha": (["mlp"], "network test accuracy against weight tail index"),
-}
-HEAVY_TAIL_EXPERIMENTS = {
-    "linreg": "online SGD on Gaussian linear regression over the (eta, b) grid",
-    "linreg_dim": "online SGD on Gaussian linear regression over dimensions",
-    "linreg_sigma": "online SGD on Gaussian linear regression over data scales",
-    "linreg_finite": "multi-pass SGD on one fixed data set (the authors' setting)",
-    "mlp": "bias-free ReLU networks over the (eta, b) grid",
-}
 
-register_figures("heavy_tail", list(HEAVY_TAIL_FIGURES))
+register_figures(
+    "heavy_tail",
+    [
+        "alpha_vs_lr",
+        "alpha_vs_batch",
+        "alpha_vs_dim",
+        "alpha_vs_sigma",
+        "tail_survival",
+        "streaming_vs_finite",
+        "mlp_alpha_vs_lr_over_b",
+        "mlp_accuracy_vs_alpha",
+    ],
+)
 
 
-rule heavy_tail_train:
+rule heavy_tail_train_linreg:
     output:
-        nc=data_path("heavy_tail", "{experiment}"),
-    wildcard_constraints:
-        experiment="|".join(HEAVY_TAIL_EXPERIMENTS),
+        nc=data_path("heavy_tail", "linreg"),
     params:
         paper="heavy_tail",
-        experiment=lambda wildcards: wildcards.experiment,
-        cfg=lambda wildcards: experiment_cfg("heavy_tail", wildcards.experiment),
-        threads=lambda wildcards: threads_of("train", f"heavy_tail_train_{wildcards.experiment}"),
+        experiment="linreg",
+        cfg=experiment_cfg("heavy_tail", "linreg"),
+        threads=threads_of("train", "heavy_tail_train_linreg"),
     log:
-        log_path("heavy_tail", "train_{experiment}"),
+        log_path("heavy_tail", "train_linreg"),
     message:
-        "heavy_tail: training {wildcards.experiment}"
-    threads: lambda wildcards: threads_of("train", f"heavy_tail_train_{wildcards.experiment}")
+        "heavy_tail: online SGD on Gaussian linear regression over the (eta, b) grid, fresh data every step"
+    threads: threads_of("train", "heavy_tail_train_linreg")
     resources:
-        mem_mb=lambda wildcards: resource_of("train", f"heavy_tail_train_{wildcards.experiment}", "mem_mb"),
-        runtime=lambda wildcards: resource_of("train", f"heavy_tail_train_{wildcards.experiment}", "runtime"),
-        gpu=lambda wildcards: resource_of("train", f"heavy_tail_train_{wildcards.experiment}", "gpu"),
+        mem_mb=resource_of("train", "heavy_tail_train_linreg", "mem_mb"),
+        runtime=resource_of("train", "heavy_tail_train_linreg", "runtime"),
+        gpu=resource_of("train", "heavy_tail_train_linreg", "gpu"),
     script:
         "../../scripts/train.py"
 
 
-def heavy_tail_figure_inputs(wildcards):
-    return {name: data_path("heavy_tail", name) for name in HEAVY_TAIL_FIGURES[wildcards.figure][0]}
-
-
-rule heavy_tail_figure:
-    input:
-        unpack(heavy_tail_figure_inputs),
+rule heavy_tail_train_linreg_dim:
     output:
-        pdf=f"{RESULTS}/heavy_tail/figures/{{figure}}.pdf",
-        png=f"{RESULTS}/heavy_tail/figures/{{figure}}.png",
-    wildcard_constraints:
-        figure="|".join(HEAVY_TAIL_FIGURES),
+        nc=data_path("heavy_tail", "linreg_dim"),
     params:
         paper="heavy_tail",
-        figure=lambda wildcards: wildcards.figure,
+        experiment="linreg_dim",
+        cfg=experiment_cfg("heavy_tail", "linreg_dim"),
+        threads=threads_of("train", "heavy_tail_train_linreg_dim"),
+    log:
+        log_path("heavy_tail", "train_linreg_dim"),
+    message:
+        "heavy_tail: online SGD on Gaussian linear regression over the dimension d"
+    threads: threads_of("train", "heavy_tail_train_linreg_dim")
+    resources:
+        mem_mb=resource_of("train", "heavy_tail_train_linreg_dim", "mem_mb"),
+        runtime=resource_of("train", "heavy_tail_train_linreg_dim", "runtime"),
+        gpu=resource_of("train", "heavy_tail_train_linreg_dim", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule heavy_tail_train_linreg_sigma:
+    output:
+        nc=data_path("heavy_tail", "linreg_sigma"),
+    params:
+        paper="heavy_tail",
+        experiment="linreg_sigma",
+        cfg=experiment_cfg("heavy_tail", "linreg_sigma"),
+        threads=threads_of("train", "heavy_tail_train_linreg_sigma"),
+    log:
+        log_path("heavy_tail", "train_linreg_sigma"),
+    message:
+        "heavy_tail: online SGD on Gaussian linear regression over the data scale sigma (Hessian sigma^2 I)"
+    threads: threads_of("train", "heavy_tail_train_linreg_sigma")
+    resources:
+        mem_mb=resource_of("train", "heavy_tail_train_linreg_sigma", "mem_mb"),
+        runtime=resource_of("train", "heavy_tail_train_linreg_sigma", "runtime"),
+        gpu=resource_of("train", "heavy_tail_train_linreg_sigma", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule heavy_tail_train_linreg_finite:
+    output:
+        nc=data_path("heavy_tail", "linreg_finite"),
+    params:
+        paper="heavy_tail",
+        experiment="linreg_finite",
+        cfg=experiment_cfg("heavy_tail", "linreg_finite"),
+        threads=threads_of("train", "heavy_tail_train_linreg_finite"),
+    log:
+        log_path("heavy_tail", "train_linreg_finite"),
+    message:
+        "heavy_tail: multi-pass SGD on one fixed Gaussian regression data set (the authors' setting)"
+    threads: threads_of("train", "heavy_tail_train_linreg_finite")
+    resources:
+        mem_mb=resource_of("train", "heavy_tail_train_linreg_finite", "mem_mb"),
+        runtime=resource_of("train", "heavy_tail_train_linreg_finite", "runtime"),
+        gpu=resource_of("train", "heavy_tail_train_linreg_finite", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule heavy_tail_train_mlp:
+    output:
+        nc=data_path("heavy_tail", "mlp"),
+    params:
+        paper="heavy_tail",
+        experiment="mlp",
+        cfg=experiment_cfg("heavy_tail", "mlp"),
+        threads=threads_of("train", "heavy_tail_train_mlp"),
+    log:
+        log_path("heavy_tail", "train_mlp"),
+    message:
+        "heavy_tail: SGD on bias-free ReLU networks over the (eta, b) grid"
+    threads: threads_of("train", "heavy_tail_train_mlp")
+    resources:
+        mem_mb=resource_of("train", "heavy_tail_train_mlp", "mem_mb"),
+        runtime=resource_of("train", "heavy_tail_train_mlp", "runtime"),
+        gpu=resource_of("train", "heavy_tail_train_mlp", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule heavy_tail_alpha_vs_lr:
+    input:
+        linreg=rules.heavy_tail_train_linreg.output.nc,
+    output:
+        **figure_paths("heavy_tail", "alpha_vs_lr"),
+    params:
+        paper="heavy_tail",
+        figure="alpha_vs_lr",
         cfg=paper_cfg("heavy_tail"),
     log:
-        log_path("heavy_tail", "figure_{figure}"),
+        log_path("heavy_tail", "alpha_vs_lr"),
     message:
-        "heavy_tail: figure {wildcards.figure}"
+        "heavy_tail: tail index against step size for several batch sizes, with the theoretical root of h(alpha) = 1"
     threads: 1
     resources:
-        mem_mb=lambda wildcards: resource_of("light", f"heavy_tail_{wildcards.figure}", "mem_mb"),
-        runtime=lambda wildcards: resource_of("light", f"heavy_tail_{wildcards.figure}", "runtime"),
+        mem_mb=resource_of("light", "heavy_tail_alpha_vs_lr", "mem_mb"),
+        runtime=resource_of("light", "heavy_tail_alpha_vs_lr", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule heavy_tail_alpha_vs_batch:
+    input:
+        linreg=rules.heavy_tail_train_linreg.output.nc,
+    output:
+        **figure_paths("heavy_tail", "alpha_vs_batch"),
+    params:
+        paper="heavy_tail",
+        figure="alpha_vs_batch",
+        cfg=paper_cfg("heavy_tail"),
+    log:
+        log_path("heavy_tail", "alpha_vs_batch"),
+    message:
+        "heavy_tail: tail index against batch size for several step sizes, with the theoretical root of h(alpha) = 1"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "heavy_tail_alpha_vs_batch", "mem_mb"),
+        runtime=resource_of("light", "heavy_tail_alpha_vs_batch", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule heavy_tail_alpha_vs_dim:
+    input:
+        linreg_dim=rules.heavy_tail_train_linreg_dim.output.nc,
+    output:
+        **figure_paths("heavy_tail", "alpha_vs_dim"),
+    params:
+        paper="heavy_tail",
+        figure="alpha_vs_dim",
+        cfg=paper_cfg("heavy_tail"),
+    log:
+        log_path("heavy_tail", "alpha_vs_dim"),
+    message:
+        "heavy_tail: tail index against the dimension d, with the theoretical root of h(alpha) = 1"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "heavy_tail_alpha_vs_dim", "mem_mb"),
+        runtime=resource_of("light", "heavy_tail_alpha_vs_dim", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule heavy_tail_alpha_vs_sigma:
+    input:
+        linreg_sigma=rules.heavy_tail_train_linreg_sigma.output.nc,
+    output:
+        **figure_paths("heavy_tail", "alpha_vs_sigma"),
+    params:
+        paper="heavy_tail",
+        figure="alpha_vs_sigma",
+        cfg=paper_cfg("heavy_tail"),
+    log:
+        log_path("heavy_tail", "alpha_vs_sigma"),
+    message:
+        "heavy_tail: tail index against the data scale sigma (curvature), with the theoretical root of h(alpha) = 1"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "heavy_tail_alpha_vs_sigma", "mem_mb"),
+        runtime=resource_of("light", "heavy_tail_alpha_vs_sigma", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule heavy_tail_tail_survival:
+    input:
+        linreg=rules.heavy_tail_train_linreg.output.nc,
+    output:
+        **figure_paths("heavy_tail", "tail_survival"),
+    params:
+        paper="heavy_tail",
+        figure="tail_survival",
+        cfg=paper_cfg("heavy_tail"),
+    log:
+        log_path("heavy_tail", "tail_survival"),
+    message:
+        "heavy_tail: histogram and log-log survival function of iterate coordinates, heavy against light tails"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "heavy_tail_tail_survival", "mem_mb"),
+        runtime=resource_of("light", "heavy_tail_tail_survival", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule heavy_tail_streaming_vs_finite:
+    input:
+        linreg=rules.heavy_tail_train_linreg.output.nc,
+        linreg_finite=rules.heavy_tail_train_linreg_finite.output.nc,
+    output:
+        **figure_paths("heavy_tail", "streaming_vs_finite"),
+    params:
+        paper="heavy_tail",
+        figure="streaming_vs_finite",
+        cfg=paper_cfg("heavy_tail"),
+    log:
+        log_path("heavy_tail", "streaming_vs_finite"),
+    message:
+        "heavy_tail: tail index of streaming SGD against SGD on one finite data set"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "heavy_tail_streaming_vs_finite", "mem_mb"),
+        runtime=resource_of("light", "heavy_tail_streaming_vs_finite", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule heavy_tail_mlp_alpha_vs_lr_over_b:
+    input:
+        mlp=rules.heavy_tail_train_mlp.output.nc,
+    output:
+        **figure_paths("heavy_tail", "mlp_alpha_vs_lr_over_b"),
+    params:
+        paper="heavy_tail",
+        figure="mlp_alpha_vs_lr_over_b",
+        cfg=paper_cfg("heavy_tail"),
+    log:
+        log_path("heavy_tail", "mlp_alpha_vs_lr_over_b"),
+    message:
+        "heavy_tail: per-layer weight tail index of the ReLU networks against eta/b"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "heavy_tail_mlp_alpha_vs_lr_over_b", "mem_mb"),
+        runtime=resource_of("light", "heavy_tail_mlp_alpha_vs_lr_over_b", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule heavy_tail_mlp_accuracy_vs_alpha:
+    input:
+        mlp=rules.heavy_tail_train_mlp.output.nc,
+    output:
+        **figure_paths("heavy_tail", "mlp_accuracy_vs_alpha"),
+    params:
+        paper="heavy_tail",
+        figure="mlp_accuracy_vs_alpha",
+        cfg=paper_cfg("heavy_tail"),
+    log:
+        log_path("heavy_tail", "mlp_accuracy_vs_alpha"),
+    message:
+        "heavy_tail: test accuracy of the ReLU networks against their weight tail index"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "heavy_tail_mlp_accuracy_vs_alpha", "mem_mb"),
+        runtime=resource_of("light", "heavy_tail_mlp_accuracy_vs_alpha", "runtime"),
     script:
         "../../scripts/figure.py"
 
 
 rule heavy_tail_claims:
     input:
-        **{name: data_path("heavy_tail", name) for name in HEAVY_TAIL_EXPERIMENTS},
+        linreg=rules.heavy_tail_train_linreg.output.nc,
+        linreg_dim=rules.heavy_tail_train_linreg_dim.output.nc,
+        linreg_sigma=rules.heavy_tail_train_linreg_sigma.output.nc,
+        linreg_finite=rules.heavy_tail_train_linreg_finite.output.nc,
+        mlp=rules.heavy_tail_train_mlp.output.nc,
     output:
         json=claims_path("heavy_tail"),
     params:
@@ -90,5 +312,12 @@ rule heavy_tail_claims:
 
 
 localrules:
-    heavy_tail_figure,
+    heavy_tail_alpha_vs_lr,
+    heavy_tail_alpha_vs_batch,
+    heavy_tail_alpha_vs_dim,
+    heavy_tail_alpha_vs_sigma,
+    heavy_tail_tail_survival,
+    heavy_tail_streaming_vs_finite,
+    heavy_tail_mlp_alpha_vs_lr_over_b,
+    heavy_tail_mlp_accuracy_vs_alpha,
     heavy_tail_claims,

@@ -1,73 +1,235 @@
 # quadratic_chaos: GD on quadratic regression, from stability to chaos (arXiv 2310.01687).
 # Figures are named for what they show (the paper's numbering could not be established).
-QUADRATIC_CHAOS_EXPERIMENTS = {
-    "orthogonal": "phase retrieval and two-layer net on orthonormal data, one step per phase",
-    "bifurcation": "phase retrieval on orthonormal data over a fine step-size grid (bifurcation diagram)",
-    "gaussian_losses": "phase retrieval and two-layer net on Gaussian data, one step per phase",
-    "gaussian_phase_map": "phase retrieval on Gaussian data over step size and sample size",
-    "generalization": "two-layer net on Gaussian data, test error of the last iterate and the ergodic average",
-}
-QUADRATIC_CHAOS_FIGURES = {
-    "loss_curves_orthogonal": ["orthogonal"],
-    "bifurcation": ["bifurcation"],
-    "loss_curves_gaussian": ["gaussian_losses"],
-    "phase_map_gaussian": ["gaussian_phase_map"],
-    "generalization": ["generalization"],
-}
 
-register_figures("quadratic_chaos", list(QUADRATIC_CHAOS_FIGURES))
+register_figures(
+    "quadratic_chaos",
+    [
+        "loss_curves_orthogonal",
+        "bifurcation",
+        "loss_curves_gaussian",
+        "phase_map_gaussian",
+        "generalization",
+    ],
+)
 
 
-rule quadratic_chaos_train:
+rule quadratic_chaos_train_orthogonal:
     output:
-        nc=data_path("quadratic_chaos", "{experiment}"),
-    wildcard_constraints:
-        experiment="|".join(QUADRATIC_CHAOS_EXPERIMENTS),
+        nc=data_path("quadratic_chaos", "orthogonal"),
     params:
         paper="quadratic_chaos",
-        experiment=lambda wc: wc.experiment,
-        cfg=lambda wc: experiment_cfg("quadratic_chaos", wc.experiment),
-        threads=threads_of("train", "quadratic_chaos_train"),
+        experiment="orthogonal",
+        cfg=experiment_cfg("quadratic_chaos", "orthogonal"),
+        threads=threads_of("train", "quadratic_chaos_train_orthogonal"),
     log:
-        log_path("quadratic_chaos", "train_{experiment}"),
+        log_path("quadratic_chaos", "train_orthogonal"),
     message:
-        "quadratic_chaos: full-batch GD, experiment {wildcards.experiment}"
-    threads: threads_of("train", "quadratic_chaos_train")
+        "quadratic_chaos: full-batch GD, phase retrieval and two-layer net on orthonormal data, one step size per phase"
+    threads: threads_of("train", "quadratic_chaos_train_orthogonal")
     resources:
-        mem_mb=resource_of("train", "quadratic_chaos_train", "mem_mb"),
-        runtime=resource_of("train", "quadratic_chaos_train", "runtime"),
-        gpu=resource_of("train", "quadratic_chaos_train", "gpu"),
+        mem_mb=resource_of("train", "quadratic_chaos_train_orthogonal", "mem_mb"),
+        runtime=resource_of("train", "quadratic_chaos_train_orthogonal", "runtime"),
+        gpu=resource_of("train", "quadratic_chaos_train_orthogonal", "gpu"),
     script:
         "../../scripts/train.py"
 
 
-rule quadratic_chaos_figure:
-    input:
-        unpack(lambda wc: {e: data_path("quadratic_chaos", e) for e in QUADRATIC_CHAOS_FIGURES[wc.figure]}),
+rule quadratic_chaos_train_bifurcation:
     output:
-        pdf="results/quadratic_chaos/figures/{figure}.pdf",
-        png="results/quadratic_chaos/figures/{figure}.png",
-    wildcard_constraints:
-        figure="|".join(QUADRATIC_CHAOS_FIGURES),
+        nc=data_path("quadratic_chaos", "bifurcation"),
     params:
         paper="quadratic_chaos",
-        figure=lambda wc: wc.figure,
+        experiment="bifurcation",
+        cfg=experiment_cfg("quadratic_chaos", "bifurcation"),
+        threads=threads_of("train", "quadratic_chaos_train_bifurcation"),
+    log:
+        log_path("quadratic_chaos", "train_bifurcation"),
+    message:
+        "quadratic_chaos: full-batch GD, phase retrieval on orthonormal data over a fine grid of normalised step sizes"
+    threads: threads_of("train", "quadratic_chaos_train_bifurcation")
+    resources:
+        mem_mb=resource_of("train", "quadratic_chaos_train_bifurcation", "mem_mb"),
+        runtime=resource_of("train", "quadratic_chaos_train_bifurcation", "runtime"),
+        gpu=resource_of("train", "quadratic_chaos_train_bifurcation", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule quadratic_chaos_train_gaussian_losses:
+    output:
+        nc=data_path("quadratic_chaos", "gaussian_losses"),
+    params:
+        paper="quadratic_chaos",
+        experiment="gaussian_losses",
+        cfg=experiment_cfg("quadratic_chaos", "gaussian_losses"),
+        threads=threads_of("train", "quadratic_chaos_train_gaussian_losses"),
+    log:
+        log_path("quadratic_chaos", "train_gaussian_losses"),
+    message:
+        "quadratic_chaos: full-batch GD, phase retrieval and two-layer net on Gaussian data, one step size per phase"
+    threads: threads_of("train", "quadratic_chaos_train_gaussian_losses")
+    resources:
+        mem_mb=resource_of("train", "quadratic_chaos_train_gaussian_losses", "mem_mb"),
+        runtime=resource_of("train", "quadratic_chaos_train_gaussian_losses", "runtime"),
+        gpu=resource_of("train", "quadratic_chaos_train_gaussian_losses", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule quadratic_chaos_train_gaussian_phase_map:
+    output:
+        nc=data_path("quadratic_chaos", "gaussian_phase_map"),
+    params:
+        paper="quadratic_chaos",
+        experiment="gaussian_phase_map",
+        cfg=experiment_cfg("quadratic_chaos", "gaussian_phase_map"),
+        threads=threads_of("train", "quadratic_chaos_train_gaussian_phase_map"),
+    log:
+        log_path("quadratic_chaos", "train_gaussian_phase_map"),
+    message:
+        "quadratic_chaos: full-batch GD, phase retrieval on Gaussian data over step size and sample size"
+    threads: threads_of("train", "quadratic_chaos_train_gaussian_phase_map")
+    resources:
+        mem_mb=resource_of("train", "quadratic_chaos_train_gaussian_phase_map", "mem_mb"),
+        runtime=resource_of("train", "quadratic_chaos_train_gaussian_phase_map", "runtime"),
+        gpu=resource_of("train", "quadratic_chaos_train_gaussian_phase_map", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule quadratic_chaos_train_generalization:
+    output:
+        nc=data_path("quadratic_chaos", "generalization"),
+    params:
+        paper="quadratic_chaos",
+        experiment="generalization",
+        cfg=experiment_cfg("quadratic_chaos", "generalization"),
+        threads=threads_of("train", "quadratic_chaos_train_generalization"),
+    log:
+        log_path("quadratic_chaos", "train_generalization"),
+    message:
+        "quadratic_chaos: full-batch GD, two-layer net on Gaussian data, last iterate and ergodic average"
+    threads: threads_of("train", "quadratic_chaos_train_generalization")
+    resources:
+        mem_mb=resource_of("train", "quadratic_chaos_train_generalization", "mem_mb"),
+        runtime=resource_of("train", "quadratic_chaos_train_generalization", "runtime"),
+        gpu=resource_of("train", "quadratic_chaos_train_generalization", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule quadratic_chaos_loss_curves_orthogonal:
+    input:
+        orthogonal=rules.quadratic_chaos_train_orthogonal.output.nc,
+    output:
+        **figure_paths("quadratic_chaos", "loss_curves_orthogonal"),
+    params:
+        paper="quadratic_chaos",
+        figure="loss_curves_orthogonal",
         cfg=paper_cfg("quadratic_chaos"),
     log:
-        log_path("quadratic_chaos", "{figure}"),
+        log_path("quadratic_chaos", "loss_curves_orthogonal"),
     message:
-        "quadratic_chaos: figure {wildcards.figure}"
+        "quadratic_chaos: training loss curves on orthonormal data, one panel per phase and model"
     threads: 1
     resources:
-        mem_mb=resource_of("light", "quadratic_chaos_figure", "mem_mb"),
-        runtime=resource_of("light", "quadratic_chaos_figure", "runtime"),
+        mem_mb=resource_of("light", "quadratic_chaos_loss_curves_orthogonal", "mem_mb"),
+        runtime=resource_of("light", "quadratic_chaos_loss_curves_orthogonal", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule quadratic_chaos_bifurcation:
+    input:
+        bifurcation=rules.quadratic_chaos_train_bifurcation.output.nc,
+    output:
+        **figure_paths("quadratic_chaos", "bifurcation"),
+    params:
+        paper="quadratic_chaos",
+        figure="bifurcation",
+        cfg=paper_cfg("quadratic_chaos"),
+    log:
+        log_path("quadratic_chaos", "bifurcation"),
+    message:
+        "quadratic_chaos: bifurcation diagram of GD for phase retrieval on orthonormal data, late iterates and Lyapunov exponent against a"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "quadratic_chaos_bifurcation", "mem_mb"),
+        runtime=resource_of("light", "quadratic_chaos_bifurcation", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule quadratic_chaos_loss_curves_gaussian:
+    input:
+        gaussian_losses=rules.quadratic_chaos_train_gaussian_losses.output.nc,
+    output:
+        **figure_paths("quadratic_chaos", "loss_curves_gaussian"),
+    params:
+        paper="quadratic_chaos",
+        figure="loss_curves_gaussian",
+        cfg=paper_cfg("quadratic_chaos"),
+    log:
+        log_path("quadratic_chaos", "loss_curves_gaussian"),
+    message:
+        "quadratic_chaos: training loss curves on Gaussian data, one panel per phase and model"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "quadratic_chaos_loss_curves_gaussian", "mem_mb"),
+        runtime=resource_of("light", "quadratic_chaos_loss_curves_gaussian", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule quadratic_chaos_phase_map_gaussian:
+    input:
+        gaussian_phase_map=rules.quadratic_chaos_train_gaussian_phase_map.output.nc,
+    output:
+        **figure_paths("quadratic_chaos", "phase_map_gaussian"),
+    params:
+        paper="quadratic_chaos",
+        figure="phase_map_gaussian",
+        cfg=paper_cfg("quadratic_chaos"),
+    log:
+        log_path("quadratic_chaos", "phase_map_gaussian"),
+    message:
+        "quadratic_chaos: measured GD phase of phase retrieval on Gaussian data over the normalised step a and the sample size n"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "quadratic_chaos_phase_map_gaussian", "mem_mb"),
+        runtime=resource_of("light", "quadratic_chaos_phase_map_gaussian", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule quadratic_chaos_generalization:
+    input:
+        generalization=rules.quadratic_chaos_train_generalization.output.nc,
+    output:
+        **figure_paths("quadratic_chaos", "generalization"),
+    params:
+        paper="quadratic_chaos",
+        figure="generalization",
+        cfg=paper_cfg("quadratic_chaos"),
+    log:
+        log_path("quadratic_chaos", "generalization"),
+    message:
+        "quadratic_chaos: two-layer net test error along GD, last iterate against ergodic average, one panel per phase"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "quadratic_chaos_generalization", "mem_mb"),
+        runtime=resource_of("light", "quadratic_chaos_generalization", "runtime"),
     script:
         "../../scripts/figure.py"
 
 
 rule quadratic_chaos_claims:
     input:
-        **{e: data_path("quadratic_chaos", e) for e in QUADRATIC_CHAOS_EXPERIMENTS},
+        orthogonal=rules.quadratic_chaos_train_orthogonal.output.nc,
+        bifurcation=rules.quadratic_chaos_train_bifurcation.output.nc,
+        gaussian_losses=rules.quadratic_chaos_train_gaussian_losses.output.nc,
+        gaussian_phase_map=rules.quadratic_chaos_train_gaussian_phase_map.output.nc,
+        generalization=rules.quadratic_chaos_train_generalization.output.nc,
     output:
         json=claims_path("quadratic_chaos"),
     params:
@@ -83,5 +245,9 @@ rule quadratic_chaos_claims:
 
 
 localrules:
-    quadratic_chaos_figure,
+    quadratic_chaos_loss_curves_orthogonal,
+    quadratic_chaos_bifurcation,
+    quadratic_chaos_loss_curves_gaussian,
+    quadratic_chaos_phase_map_gaussian,
+    quadratic_chaos_generalization,
     quadratic_chaos_claims,

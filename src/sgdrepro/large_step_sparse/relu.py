@@ -10,6 +10,19 @@ with replacement (batch 1 in every experiment of the paper) and uses the step si
 :func:`sgdrepro.large_step_sparse.schedules.piecewise_lr` (optional linear warm-up, then a
 decay). The gradients are written out by hand (batched matrix products), so no autograd graph
 is built per step.
+
+Teacher-student scale conventions, checked against the authors' ``fc_nets_two_layer.ipynb``
+(``get_data_two_layer_relu_net``, ``FCNet2Layers``, ``train_fc_net``): inputs are standard
+Gaussians normalized to the unit sphere; the teacher's rows are Gaussians normalized to unit
+norm with output weights sign(N(0, 1)); the student's output is the plain sum over units (no
+1/m or 1/sqrt(m)), W ~ 0.5 N(0, I), a = 0, both layers trained, no biases; the loss is the mean
+squared error without 1/2. With these conventions the authors' large step 0.455 is at the
+edge of stability: one sample's loss has curvature 2 ||relu(W x)||^2 along a, so a step on it
+contracts only if eta < 1 / ||relu(W x)||^2; at the authors' seed-0 init ||relu(W x)||^2 is
+1.5 on average and 3.7 at most over the training set, i.e. 0.455 exceeds the limit (0.27 to
+0.67) on the samples with the largest features. Whether SGD at 0.455 survives its first ~30
+steps thus depends on the draw and on the sample order (it does on the authors' seed 0 and on
+about a third of draws, in their code as in ours).
 """
 
 from __future__ import annotations

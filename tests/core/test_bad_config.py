@@ -44,7 +44,7 @@ PAPER_STEP_SIZE_KEYS = {"quadratic_chaos": {"a"}}  # a = step size x target scal
 BATCH_KEYS = {"batch_size", "batch_sizes", "b"}
 # experiments whose mini-batches are drawn with replacement, where batch_size > n is meaningful
 # (large_step_sparse.diagonal documents batch_size >= n as full-batch GD)
-WITH_REPLACEMENT = {("large_step_sparse", "diagonal_sgd"), ("large_step_sparse", "diagonal_gd"), ("heavy_tail", "mlp")}
+WITH_REPLACEMENT = {("large_step_sparse", "diagonal_sgd"), ("large_step_sparse", "diagonal_gd")}
 DATA_SIZE_KEYS = ("n", "n_samples", "n_train", "n_data", "n_points")
 REAL_DATASETS = {"mnist", "cifar10"}
 
@@ -494,3 +494,9 @@ def test_cli_good_nested_value_passes(tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "sgdrepro config error" not in result.stdout + result.stderr
     assert result_files(tmp_path) == []
+
+
+def test_network_batch_larger_than_training_set_is_rejected():
+    config = deep_merge(CONFIG, {"heavy_tail": {"quick": {"mlp": {"grid": {"batch_size": [1, 10_000_000]}}}}})
+    with pytest.raises(ConfigError, match=r"heavy_tail\.quick\.mlp\.grid\.batch_size\[1\]' = 10000000: must be <= the digits training set size"):
+        validate_config(config, SCHEMA)

@@ -8,12 +8,16 @@ code agrees with the streaming theory; in bias-free ReLU networks the tail index
 (averaged) weights falls as eta / b rises. Estimators: :mod:`measures`.
 """
 
-from sgdrepro.core import ConfigError
+from sgdrepro.core import ConfigError, check_at_most
 
 from . import measures, theory
 from .theory import tail_index, variance_border_lr
 
 __all__ = ["check_config", "measures", "tail_index", "theory", "variance_border_lr"]
+
+
+# training-set sizes (digits: our fixed 75/25 split of scikit-learn's 1797 images)
+_TRAIN_SIZES = {"digits": 1348, "mnist": 60000, "cifar10": 50000}
 
 
 def check_config(config: dict, key_prefix: str) -> None:
@@ -30,10 +34,11 @@ def check_config(config: dict, key_prefix: str) -> None:
         if len(finite["grid"][key]) != 1:
             raise ConfigError(f"{key_prefix}.linreg_finite.grid.{key}", finite["grid"][key],
                               "must hold exactly one value (one fixed data set)")
-    largest = max(finite["grid"]["batch_size"])
-    if largest > finite["n_data"]:
-        raise ConfigError(f"{key_prefix}.linreg_finite.grid.batch_size", largest, f"must be <= n_data ({finite['n_data']})")
+    check_at_most(finite["grid"]["batch_size"], finite["n_data"], f"{key_prefix}.linreg_finite.grid.batch_size", "n_data")
     mlp = section["mlp"]
+    n_train = _TRAIN_SIZES[mlp["dataset"]]
+    check_at_most(mlp["grid"]["batch_size"], n_train, f"{key_prefix}.mlp.grid.batch_size",
+                  f"the {mlp['dataset']} training set size")
     if mlp["n_average"] > mlp["n_steps"]:
         raise ConfigError(f"{key_prefix}.mlp.n_average", mlp["n_average"], f"must be <= n_steps ({mlp['n_steps']})")
     analysis = section["analysis"]

@@ -193,6 +193,9 @@ def plot_relu_teacher_student(data: dict, cfg: dict):
                "step divided at different times (dashed lines). Training loss, feature sparsity coefficient (fraction of "
                f"positive ReLUs over samples x neurons after dropping dead and |corr| > {cfg['relu_teacher_student']['corr_threshold']} "
                f"duplicated neurons) and test loss; median over {ds.sizes['seed']} draws of teacher, data and init. {_NAMING}")
+    if float(ds["lr"].max()) < 0.455:
+        caption += (f" The large step is {float(ds['lr'].max()):g}, not the authors' 0.455: with their exact setup 0.455 "
+                    "diverges within ~30 iterations on most draws (in their code too), see config comments.")
     return fig, caption
 
 

@@ -70,9 +70,8 @@ def scale_config(config: Mapping, paper: str) -> dict:
 
 
 def experiment_config(config: Mapping, paper: str, experiment: str) -> dict:
-    """One experiment's section at the active scale, plus the global run settings it depends on."""
-    section = dict(scale_config(config, paper)[experiment])
-    return section
+    """One experiment's section at the active scale."""
+    return dict(scale_config(config, paper)[experiment])
 
 
 # ---------------------------------------------------------------- validation

@@ -41,7 +41,8 @@ def _config():
 
 
 @pytest.mark.parametrize("edit,key", [
-    (lambda s: s["linreg_finite"]["grid"].update(batch_size=[1, 20_000]), "heavy_tail.quick.linreg_finite.grid.batch_size"),
+    (lambda s: s["linreg_finite"]["grid"].update(batch_size=[1, 20_000]), "heavy_tail.quick.linreg_finite.grid.batch_size[1]"),
+    (lambda s: s["mlp"]["grid"].update(batch_size=[1, 5, 10**7]), "heavy_tail.quick.mlp.grid.batch_size[2]"),
     (lambda s: s["linreg_finite"]["grid"].update(dim=[2, 3]), "heavy_tail.quick.linreg_finite.grid.dim"),
     (lambda s: s["mlp"].update(n_average=10_000), "heavy_tail.quick.mlp.n_average"),
     (lambda s: s["analysis"].update(heavy={"lr": 0.123, "batch_size": 1}), "heavy_tail.quick.analysis.heavy.lr"),

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..core import ConfigError, Grid, log_spaced_steps
 
@@ -60,14 +59,17 @@ def train(
     data_seed: int = 0,
     experiment: str = "orthogonal",
     device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float64,
+    dtype: torch.dtype | None = None,
 ) -> AutoencoderRun:
     """Train one run of ``steps`` SGD updates with batch size ``batch_size`` on n orthonormal
     samples in R^d; it draws the same data, initialization and batches as the run with the
     same seed in the experiment's batched grid (same ``root_seed``, ``data_seed``, ``experiment``).
     """
+    import torch
+
     from .experiments import simulate
 
+    dtype = torch.float64 if dtype is None else dtype
     _check_run(n, d, batch_size, lr, steps, activation, order, last_batch)
     grid = Grid.from_config(
         {"activation": [activation], "order": [order], "batch_size": [int(batch_size)], "seed": [int(seed)]}

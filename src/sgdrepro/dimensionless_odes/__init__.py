@@ -17,9 +17,9 @@ Public surface: :func:`theory.risk_erf` (population risk from Q, M, P), :func:`t
 from __future__ import annotations
 
 from sgdrepro.core import ConfigError
+from sgdrepro._lazy import lazy_exports
 
-from . import theory
-from .theory import risk_erf, solve_ode
+__getattr__ = lazy_exports(__name__, {"theory": ".theory", "risk_erf": ".theory:risk_erf", "solve_ode": ".theory:solve_ode"})
 
 __all__ = ["theory", "risk_erf", "solve_ode", "check_config"]
 

@@ -9,9 +9,12 @@ code agrees with the streaming theory; in bias-free ReLU networks the tail index
 """
 
 from sgdrepro.core import ConfigError, check_at_most
+from sgdrepro._lazy import lazy_exports
 
-from . import measures, theory
-from .theory import tail_index, variance_border_lr
+__getattr__ = lazy_exports(__name__, {
+    "measures": ".measures", "theory": ".theory",
+    "tail_index": ".theory:tail_index", "variance_border_lr": ".theory:variance_border_lr",
+})
 
 __all__ = ["check_config", "measures", "tail_index", "theory", "variance_border_lr"]
 

@@ -15,8 +15,9 @@ Public surface: ``diagonal.train(X, y, lr, steps, batch_size, seed)`` -> final p
 from __future__ import annotations
 
 from sgdrepro.core import ConfigError
+from sgdrepro._lazy import lazy_exports
 
-from . import diagonal
+__getattr__ = lazy_exports(__name__, {"diagonal": ".diagonal"})
 
 __all__ = ["diagonal", "check_config"]
 

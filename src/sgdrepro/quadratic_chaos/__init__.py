@@ -15,9 +15,9 @@ models and GD), :mod:`.measures` (period detection, Lyapunov exponents, trajecto
 from __future__ import annotations
 
 from sgdrepro.core import ConfigError
+from sgdrepro._lazy import lazy_exports
 
-from . import theory
-from .theory import phase_of
+__getattr__ = lazy_exports(__name__, {"theory": ".theory", "phase_of": ".theory:phase_of"})
 
 __all__ = ["theory", "phase_of", "check_config"]
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from sgdrepro.core import Grid, log_spaced_steps, run_keys, train_batched
 
@@ -24,14 +23,15 @@ def _noisy_quadratic():
     return init, step, observe
 
 
-def _train(grid, index=None, chunk_size=None):
+def _train(grid, index=None, chunk_size=None, group_by=None):
     params = grid.flat()
     keys = run_keys("demo", grid.points())
     if index is not None:
         params = {k: v[index] for k, v in params.items()}
         keys = keys[index]
     init, step, observe = _noisy_quadratic()
-    return train_batched(init, step, observe, 200, log_spaced_steps(200, 20), params, keys, chunk_size=chunk_size)
+    return train_batched(init, step, observe, 200, log_spaced_steps(200, 20), params, keys, chunk_size=chunk_size,
+                         group_by=None if group_by is None else params[group_by])
 
 
 GRID = Grid.from_config({"lr": [0.01, 0.1, 0.5], "sigma": [0.0, 1.0], "seed": [0, 1, 2]})
@@ -50,6 +50,29 @@ def test_chunking_does_not_change_results():
     for name in whole.records:
         np.testing.assert_array_equal(whole.records[name], chunked.records[name])
     np.testing.assert_array_equal(whole.final["x"], chunked.final["x"])
+
+
+def test_grouping_keeps_labels_apart_and_results_in_run_order():
+    """group_by: no chunk mixes two labels, chunk.group is the label, and every record comes
+    back at its run's position, equal to the ungrouped training."""
+    seen = []
+    init, step, observe = _noisy_quadratic()
+
+    def spying_init(chunk):
+        seen.append((chunk.group, set(chunk.params["lr"].tolist())))
+        return init(chunk)
+
+    params, keys = GRID.flat(), run_keys("demo", GRID.points())
+    grouped = train_batched(spying_init, step, observe, 200, log_spaced_steps(200, 20), params, keys,
+                            chunk_size=4, group_by=params["lr"])
+    assert all(labels == {group} for group, labels in seen)
+    assert sorted({group for group, _ in seen}) == [0.01, 0.1, 0.5]
+    whole = _train(GRID)
+    for name in whole.records:
+        np.testing.assert_array_equal(whole.records[name], grouped.records[name])
+    np.testing.assert_array_equal(whole.diverged_step, grouped.diverged_step)
+    with pytest.raises(ValueError, match="one label per run"):
+        train_batched(init, step, observe, 2, [2], params, keys, group_by=params["lr"][:3])
 
 
 def test_recording_shapes_and_noise_free_runs_follow_theory():

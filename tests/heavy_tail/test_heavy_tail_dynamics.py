@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from sgdrepro.core import RunContext, RunRandom
-from sgdrepro.heavy_tail.dynamics import batch_weights, sample_without_replacement, sgd_step, sgd_step_streaming
+from sgdrepro.heavy_tail.dynamics import (batch_sums, batch_sums_chi2, batch_weights, chi_square,
+                                         sample_without_replacement, sgd_step, sgd_step_streaming)
 from sgdrepro.heavy_tail.experiments import run_linreg, run_linreg_finite
 
 
@@ -17,8 +18,9 @@ def _ctx(experiment):
 
 
 def test_streaming_sampler_has_the_law_of_literal_sgd():
-    """From a fixed e, compare mean and covariance of one step under both samplers (n = 200k draws)."""
-    n, d, b_max = 200_000, 3, 3
+    """From a fixed e, compare mean and covariance of one step under the literal sampler and both
+    reduced forms (600k draws; the covariance tolerance is ~4 standard errors of the estimate)."""
+    n, d, b_max = 600_000, 3, 3
     e0 = torch.tensor([0.7, -1.2, 0.4], dtype=torch.float64).expand(n, d)
     lr = torch.full((n,), 0.3, dtype=torch.float64)
     sigma = torch.full((n,), 1.3, dtype=torch.float64)
@@ -30,13 +32,34 @@ def test_streaming_sampler_has_the_law_of_literal_sgd():
     literal = sgd_step(e0, lr, a, noise, w)  # x* = 0: y = noise
     g = torch.randn(n, b_max, generator=gen, dtype=torch.float64)
     zeta = torch.randn(n, d, generator=gen, dtype=torch.float64)
-    reduced = sgd_step_streaming(e0, lr, sigma, w, g, noise, zeta)
-    for b in (1, 2, 3):
-        rows = (bs == b).numpy()
-        x, y = literal.numpy()[rows], reduced.numpy()[rows]
-        se = x.std(axis=0) / np.sqrt(rows.sum())
-        assert np.all(np.abs(x.mean(0) - y.mean(0)) < 5 * np.sqrt(2) * se)
-        np.testing.assert_allclose(np.cov(x.T), np.cov(y.T), atol=0.03 * np.abs(np.cov(x.T)).max())
+    pairs = sgd_step_streaming(e0, lr, sigma, zeta, lambda c: batch_sums(w, g, noise, c))
+    # the two-number form: chi^2_b from b // 2 words and a normal, then xi
+    rr = RunRandom(np.arange(2 * n, dtype=np.int64).reshape(n, 2))
+    b_col = bs.unsqueeze(1)
+    z = rr.normal("z", 0, (2 + d,))
+    chi2 = chi_square(rr.bits("w", 0, b_max // 2), z[:, 1:2], b_col)
+    two = sgd_step_streaming(e0, lr, sigma, z[:, 2:], lambda c: batch_sums_chi2(chi2, z[:, :1], c, 0.5, b_col))
+    for reduced in (pairs, two):
+        for b in (1, 2, 3):
+            rows = (bs == b).numpy()
+            x, y = literal.numpy()[rows], reduced.numpy()[rows]
+            se = x.std(axis=0) / np.sqrt(rows.sum())
+            assert np.all(np.abs(x.mean(0) - y.mean(0)) < 5 * np.sqrt(2) * se)
+            np.testing.assert_allclose(np.cov(x.T), np.cov(y.T), atol=0.04 * np.abs(np.cov(x.T)).max())
+
+
+def test_chi_square_has_the_moments_and_cdf_of_chi2_b():
+    """Mean b, variance 2b, and the CDF against scipy's within a KS bound, b = 1..6 and 20."""
+    from scipy import stats
+
+    n = 100_000
+    rr = RunRandom(np.arange(2 * n, dtype=np.int64).reshape(n, 2))
+    for b in (1, 2, 3, 4, 5, 6, 20):
+        bcol = torch.full((n, 1), b)
+        x = chi_square(rr.bits(f"w{b}", 0, max(1, b // 2)), rr.normal(f"z{b}", 0, (1,)), bcol).numpy().ravel()
+        assert x.mean() == pytest.approx(b, abs=5 * np.sqrt(2 * b / n))
+        assert x.var() == pytest.approx(2 * b, rel=0.05)
+        assert stats.kstest(x, stats.chi2(b).cdf).statistic < 1.63 / np.sqrt(n)  # KS at the 1% level
 
 
 def test_expected_second_moment_matches_theory():
@@ -45,10 +68,10 @@ def test_expected_second_moment_matches_theory():
     e0 = torch.nn.functional.normalize(torch.ones(n, d, dtype=torch.float64), dim=1)
     gen = torch.Generator().manual_seed(1)
     lr, s = 0.2, 1.1
+    w, g = batch_weights(torch.full((n,), b), b, torch.float64), torch.randn(n, b, generator=gen, dtype=torch.float64)
     step = sgd_step_streaming(e0, torch.full((n,), lr, dtype=torch.float64), torch.full((n,), s, dtype=torch.float64),
-                              batch_weights(torch.full((n,), b), b, torch.float64),
-                              torch.randn(n, b, generator=gen, dtype=torch.float64), torch.zeros(n, b, dtype=torch.float64),
-                              torch.randn(n, d, generator=gen, dtype=torch.float64))
+                              torch.randn(n, d, generator=gen, dtype=torch.float64),
+                              lambda c: batch_sums(w, g, torch.zeros(n, b, dtype=torch.float64), c))
     h2 = 1 - 2 * lr * s**2 + lr**2 * s**4 * (d + b + 1) / b
     assert (step**2).sum(1).mean().item() == pytest.approx(h2, rel=5e-3)
 

@@ -38,6 +38,7 @@ class Chunk:
     random: RunRandom
     device: torch.device
     dtype: torch.dtype
+    group: object = None  # the chunk's ``group_by`` label (one per chunk), None without grouping
 
     @property
     def n_runs(self) -> int:
@@ -98,6 +99,7 @@ def train_batched(
     is_diverged: Callable | None = None,
     chunk_size: int | None = None,
     bytes_per_run: int | None = None,
+    group_by: np.ndarray | None = None,
 ) -> Trajectory:
     """Run ``n_steps`` iterations for every run; record ``observe`` at the steps ``record_at``.
 
@@ -105,6 +107,9 @@ def train_batched(
     ``keys``: per-run Philox keys from :func:`sgdrepro.core.seeding.run_keys`.
     Step ``k`` (0-based) maps the state after k iterations to the state after k + 1;
     ``record_at`` holds iteration counts in [0, n_steps] (0 = the initial state).
+    ``group_by``: optional per-run labels (e.g. the batch size); a chunk never mixes two
+    labels, so a step can size its work to its own chunk (``b`` rows, not the grid's largest)
+    instead of masking. Results come back in the runs' original order either way.
     """
     device = torch.device(device)
     record_at = np.asarray(record_at, dtype=np.int64)
@@ -115,10 +120,11 @@ def train_batched(
         chunk_size = auto_chunk_size(bytes_per_run, device) if bytes_per_run else n_runs
     chunk_size = max(1, min(chunk_size, n_runs))
     random = RunRandom(keys, device)
-    parts = []
-    for start in range(0, n_runs, chunk_size):
-        index = np.arange(start, min(n_runs, start + chunk_size))
+    parts, order = [], []
+    for index in _chunk_indices(n_runs, chunk_size, group_by):
+        order.append(index)
         chunk = Chunk(
+            group=None if group_by is None else np.asarray(group_by)[index[0]].item(),
             index=index,
             params={name: _as_tensor(values[index], device, dtype) for name, values in params.items()},
             random=random.subset(index),
@@ -126,13 +132,31 @@ def train_batched(
             dtype=dtype,
         )
         parts.append(_train_chunk(init, step, observe, n_steps, record_at, chunk, is_diverged))
-        log.info("trained runs %d-%d of %d", index[0], index[-1], n_runs)
+        log.info("trained %d runs (%d-%d) of %d", len(index), index[0], index[-1], n_runs)
+    back = np.argsort(np.concatenate(order), kind="stable")  # chunk order -> run order
+
+    def gather(arrays):
+        return np.concatenate(arrays)[back]
+
     return Trajectory(
         steps=record_at,
-        records={k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]},
-        final={k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]},
-        diverged_step=np.concatenate([p[2] for p in parts]),
+        records={k: gather([p[0][k] for p in parts]) for k in parts[0][0]},
+        final={k: gather([p[1][k] for p in parts]) for k in parts[0][1]},
+        diverged_step=gather([p[2] for p in parts]),
     )
+
+
+def _chunk_indices(n_runs: int, chunk_size: int, group_by) -> list[np.ndarray]:
+    """Run indices of each chunk: consecutive runs, split by ``group_by`` label when given."""
+    if group_by is None:
+        groups = [np.arange(n_runs)]
+    else:
+        labels = np.asarray(group_by)
+        if labels.shape != (n_runs,):
+            raise ValueError(f"group_by must hold one label per run ({n_runs}), got shape {labels.shape}")
+        _, inverse = np.unique(labels, return_inverse=True)
+        groups = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
+    return [group[start:start + chunk_size] for group in groups for start in range(0, len(group), chunk_size)]
 
 
 def _as_tensor(values: np.ndarray, device, dtype) -> torch.Tensor:
@@ -166,7 +190,9 @@ def _train_chunk(init, step, observe, n_steps, record_at, chunk: Chunk, is_diver
         bad = check(new) & (diverged_step < 0)
         diverged_step = torch.where(bad, torch.full_like(diverged_step, k + 1), diverged_step)
         alive = diverged_step < 0
-        state = {name: _where_runs(alive, new[name], state[name]) if _per_run(new[name], alive) else new[name]
+        # entries the step passes through unchanged (masks, weights) need no select
+        state = {name: _where_runs(alive, new[name], state[name])
+                 if new[name] is not state.get(name) and _per_run(new[name], alive) else new[name]
                  for name in new}
         if k + 1 in wanted:
             record(k + 1)

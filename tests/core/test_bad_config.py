@@ -46,7 +46,7 @@ BATCH_KEYS = {"batch_size", "batch_sizes", "b"}
 # (large_step_sparse.diagonal documents batch_size >= n as full-batch GD)
 WITH_REPLACEMENT = {("large_step_sparse", "diagonal_sgd"), ("large_step_sparse", "diagonal_gd")}
 DATA_SIZE_KEYS = ("n", "n_samples", "n_train", "n_data", "n_points")
-REAL_DATASETS = {"mnist", "cifar10"}
+REAL_DATASETS = {"mnist", "cifar10", "cifar100", "tiny_imagenet"}
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:

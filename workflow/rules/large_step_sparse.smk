@@ -1,7 +1,7 @@
 # large_step_sparse: SGD with large step sizes learns sparse features (Andriushchenko et al., ICML 2023).
 # One training rule per experiment, one rule per figure, one claims rule.
 
-register_figures("large_step_sparse", ["diagonal_stabilization", "diagonal_decay", "diagonal_gd_vs_sgd", "relu_teacher_student", "relu_1d", "deep_sparsity"])
+register_figures("large_step_sparse", ["diagonal_stabilization", "diagonal_decay", "diagonal_gd_vs_sgd", "relu_teacher_student", "relu_1d", "relu_three_layer", "deep_sparsity", "deep_sota_sparsity", "deep_densenet_sparsity"])
 
 rule large_step_sparse_train_diagonal_sgd:
     output:
@@ -87,6 +87,27 @@ rule large_step_sparse_train_relu_1d:
         "../../scripts/train.py"
 
 
+rule large_step_sparse_train_relu_three_layer:
+    output:
+        nc=data_path("large_step_sparse", "relu_three_layer"),
+    params:
+        paper="large_step_sparse",
+        experiment="relu_three_layer",
+        cfg=experiment_cfg("large_step_sparse", "relu_three_layer"),
+        threads=threads_of("train", "large_step_sparse_train_relu_three_layer"),
+    log:
+        log_path("large_step_sparse", "train_relu_three_layer"),
+    message:
+        "large_step_sparse: three-layer ReLU student of a ReLU teacher, small step vs warmed-up large steps and decays"
+    threads: threads_of("train", "large_step_sparse_train_relu_three_layer")
+    resources:
+        mem_mb=resource_of("train", "large_step_sparse_train_relu_three_layer", "mem_mb"),
+        runtime=resource_of("train", "large_step_sparse_train_relu_three_layer", "runtime"),
+        gpu=resource_of("train", "large_step_sparse_train_relu_three_layer", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
 rule large_step_sparse_train_deep:
     output:
         nc=data_path("large_step_sparse", "deep"),
@@ -104,6 +125,48 @@ rule large_step_sparse_train_deep:
         mem_mb=resource_of("train", "large_step_sparse_train_deep", "mem_mb"),
         runtime=resource_of("train", "large_step_sparse_train_deep", "runtime"),
         gpu=resource_of("train", "large_step_sparse_train_deep", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule large_step_sparse_train_deep_sota:
+    output:
+        nc=data_path("large_step_sparse", "deep_sota"),
+    params:
+        paper="large_step_sparse",
+        experiment="deep_sota",
+        cfg=experiment_cfg("large_step_sparse", "deep_sota"),
+        threads=threads_of("train", "large_step_sparse_train_deep_sota"),
+    log:
+        log_path("large_step_sparse", "train_deep_sota"),
+    message:
+        "large_step_sparse: ResNets in the state-of-the-art setting (momentum, weight decay, augmentation), large-step phase swept"
+    threads: threads_of("train", "large_step_sparse_train_deep_sota")
+    resources:
+        mem_mb=resource_of("train", "large_step_sparse_train_deep_sota", "mem_mb"),
+        runtime=resource_of("train", "large_step_sparse_train_deep_sota", "runtime"),
+        gpu=resource_of("train", "large_step_sparse_train_deep_sota", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule large_step_sparse_train_deep_densenet:
+    output:
+        nc=data_path("large_step_sparse", "deep_densenet"),
+    params:
+        paper="large_step_sparse",
+        experiment="deep_densenet",
+        cfg=experiment_cfg("large_step_sparse", "deep_densenet"),
+        threads=threads_of("train", "large_step_sparse_train_deep_densenet"),
+    log:
+        log_path("large_step_sparse", "train_deep_densenet"),
+    message:
+        "large_step_sparse: DenseNets with a large-step phase of swept length (feature sparsity per dense block, test error)"
+    threads: threads_of("train", "large_step_sparse_train_deep_densenet")
+    resources:
+        mem_mb=resource_of("train", "large_step_sparse_train_deep_densenet", "mem_mb"),
+        runtime=resource_of("train", "large_step_sparse_train_deep_densenet", "runtime"),
+        gpu=resource_of("train", "large_step_sparse_train_deep_densenet", "gpu"),
     script:
         "../../scripts/train.py"
 
@@ -214,6 +277,27 @@ rule large_step_sparse_relu_1d:
         "../../scripts/figure.py"
 
 
+rule large_step_sparse_relu_three_layer:
+    input:
+        relu_three_layer=rules.large_step_sparse_train_relu_three_layer.output.nc,
+    output:
+        **figure_paths("large_step_sparse", "relu_three_layer"),
+    params:
+        paper="large_step_sparse",
+        figure="relu_three_layer",
+        cfg=paper_cfg("large_step_sparse"),
+    log:
+        log_path("large_step_sparse", "relu_three_layer"),
+    message:
+        "large_step_sparse: three-layer ReLU teacher-student: losses, gradient rank and per-layer feature sparsity"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "large_step_sparse_relu_three_layer", "mem_mb"),
+        runtime=resource_of("light", "large_step_sparse_relu_three_layer", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
 rule large_step_sparse_deep_sparsity:
     input:
         deep=rules.large_step_sparse_train_deep.output.nc,
@@ -235,13 +319,58 @@ rule large_step_sparse_deep_sparsity:
         "../../scripts/figure.py"
 
 
+rule large_step_sparse_deep_sota_sparsity:
+    input:
+        deep_sota=rules.large_step_sparse_train_deep_sota.output.nc,
+    output:
+        **figure_paths("large_step_sparse", "deep_sota_sparsity"),
+    params:
+        paper="large_step_sparse",
+        figure="deep_sota_sparsity",
+        cfg=paper_cfg("large_step_sparse"),
+    log:
+        log_path("large_step_sparse", "deep_sota_sparsity"),
+    message:
+        "large_step_sparse: state-of-the-art setting: feature sparsity and test error vs the large-step phase"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "large_step_sparse_deep_sota_sparsity", "mem_mb"),
+        runtime=resource_of("light", "large_step_sparse_deep_sota_sparsity", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
+rule large_step_sparse_deep_densenet_sparsity:
+    input:
+        deep_densenet=rules.large_step_sparse_train_deep_densenet.output.nc,
+    output:
+        **figure_paths("large_step_sparse", "deep_densenet_sparsity"),
+    params:
+        paper="large_step_sparse",
+        figure="deep_densenet_sparsity",
+        cfg=paper_cfg("large_step_sparse"),
+    log:
+        log_path("large_step_sparse", "deep_densenet_sparsity"),
+    message:
+        "large_step_sparse: DenseNets: feature sparsity per dense block and test error vs the large-step phase"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "large_step_sparse_deep_densenet_sparsity", "mem_mb"),
+        runtime=resource_of("light", "large_step_sparse_deep_densenet_sparsity", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
 rule large_step_sparse_claims:
     input:
         diagonal_sgd=rules.large_step_sparse_train_diagonal_sgd.output.nc,
         diagonal_gd=rules.large_step_sparse_train_diagonal_gd.output.nc,
         relu_teacher_student=rules.large_step_sparse_train_relu_teacher_student.output.nc,
         relu_1d=rules.large_step_sparse_train_relu_1d.output.nc,
+        relu_three_layer=rules.large_step_sparse_train_relu_three_layer.output.nc,
         deep=rules.large_step_sparse_train_deep.output.nc,
+        deep_sota=rules.large_step_sparse_train_deep_sota.output.nc,
+        deep_densenet=rules.large_step_sparse_train_deep_densenet.output.nc,
     output:
         json=claims_path("large_step_sparse"),
     params:
@@ -262,5 +391,8 @@ localrules:
     large_step_sparse_diagonal_gd_vs_sgd,
     large_step_sparse_relu_teacher_student,
     large_step_sparse_relu_1d,
+    large_step_sparse_relu_three_layer,
     large_step_sparse_deep_sparsity,
+    large_step_sparse_deep_sota_sparsity,
+    large_step_sparse_deep_densenet_sparsity,
     large_step_sparse_claims,

@@ -6,8 +6,11 @@ Reproduced: loss stabilization under large step sizes and the sparsity it induce
   :mod:`.diagonal`;
 - two-layer ReLU networks (teacher-student, 1-D regression) with the feature sparsity
   coefficient over training, :mod:`.relu`;
+- a three-layer ReLU teacher-student setup with per-layer feature sparsity, :mod:`.mlp`;
 - ResNets (a small one on scikit-learn's digits at quick scale, ResNet-18 on CIFAR-10 at paper
-  scale) with the length of the large-step phase swept, :mod:`.deep`.
+  scale) with the length of the large-step phase swept, :mod:`.deep`; the same in the
+  state-of-the-art setting (momentum, weight decay, augmentation) and DenseNets
+  (DenseNet-BC-100-12 at paper scale), :mod:`.densenet`, all trained by :mod:`.deep_runs`.
 
 Public surface: ``diagonal.train(X, y, lr, steps, batch_size, seed)`` -> final predictor beta.
 """
@@ -39,22 +42,43 @@ def check_config(config: dict, key_prefix: str) -> None:
         _paired(section, "decay_factor", "decay_at", prefix)
     for name in ("relu_teacher_student", "relu_1d"):
         _paired(scale[name], "decay_factor", "decay_at", f"{key_prefix}.{name}")
+    three, prefix = scale["relu_three_layer"], f"{key_prefix}.relu_three_layer"
+    _paired(three, "lr", "large_phase", prefix)
+    _paired(three, "decay_factor", "large_phase", prefix)
+    if three["batch_size"] > three["n"]:
+        raise ConfigError(f"{prefix}.batch_size", three["batch_size"], f"must be <= n ({three['n']})")
     ts = scale["relu_teacher_student"]
     if ts["batch_size"] > ts["n"]:
         raise ConfigError(f"{key_prefix}.relu_teacher_student.batch_size", ts["batch_size"], f"must be <= n ({ts['n']})")
-    deep_cfg, prefix = scale["deep"], f"{key_prefix}.deep"
+    for name in ("deep", "deep_sota", "deep_densenet"):
+        _check_deep(config, scale[name], f"{key_prefix}.{name}")
+
+
+_DATA_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python", "tiny_imagenet": "tiny-imagenet-200"}
+
+
+def _check_deep(config: dict, deep_cfg: dict, prefix: str) -> None:
     _paired(deep_cfg, "lr", "large_phase", prefix)
-    if len(deep_cfg["blocks"]) != len(deep_cfg["widths"]):
+    if deep_cfg["architecture"] == "resnet" and len(deep_cfg["blocks"]) != len(deep_cfg["widths"]):
         raise ConfigError(f"{prefix}.blocks", deep_cfg["blocks"], f"must have one entry per stage in widths ({len(deep_cfg['widths'])})")
+    if deep_cfg["architecture"] == "densenet":
+        from .densenet import layers_per_block
+
+        dense = deep_cfg["densenet"]
+        try:
+            layers_per_block(dense["depth"], dense["bottleneck"])
+        except ValueError as error:
+            raise ConfigError(f"{prefix}.densenet.depth", dense["depth"], str(error).replace(f"depth {dense['depth']} ", "")) from None
     if deep_cfg["dataset"] == "digits" and deep_cfg["batch_size"] > DIGITS_TRAIN:
         raise ConfigError(f"{prefix}.batch_size", deep_cfg["batch_size"], f"must be <= the {DIGITS_TRAIN} digits training images")
     if deep_cfg["dataset"] == "synthetic_cifar" and deep_cfg["batch_size"] > deep_cfg["synthetic_n_train"]:
         raise ConfigError(f"{prefix}.batch_size", deep_cfg["batch_size"],
                           f"must be <= synthetic_n_train ({deep_cfg['synthetic_n_train']})")
-    if deep_cfg["dataset"] == "cifar10":
+    if deep_cfg["dataset"] in _DATA_FOLDERS:
         from sgdrepro.core.datasets import check_dataset
 
+        name = deep_cfg["dataset"]
         directory = config.get("datasets_dir")
         if not directory:
-            raise ConfigError("datasets_dir", directory, f"{prefix}.dataset is cifar10: name the directory holding cifar-10-batches-py")
-        check_dataset("cifar10", directory)
+            raise ConfigError("datasets_dir", directory, f"{prefix}.dataset is {name}: name the directory holding {_DATA_FOLDERS[name]}")
+        check_dataset(name, directory)

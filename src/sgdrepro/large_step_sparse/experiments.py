@@ -6,9 +6,15 @@
 - ``relu_teacher_student``: two-layer ReLU student of a 3-unit teacher (``fc_nets_two_layer``).
 - ``relu_1d``: two-layer ReLU network with biases on the 12-point 1-D regression problem with
   a linear warm-up of the step size (``fc_nets_1d_regression``).
+- ``relu_three_layer``: three-layer ReLU student (with biases) of a three-layer ReLU teacher, the
+  step warmed up as sqrt(k / n_steps) during the large-step phase (``fc_nets_multi_layer``).
 - ``deep``: ResNets with the exponential warm-up schedule and a large-step phase of swept
   length (``deep_nets/train.py``); quick scale: a small ResNet on scikit-learn's digits; paper
   scale: ResNet-18 on CIFAR-10 (or the synthetic stand-in of CIFAR's shape).
+- ``deep_sota``: the same trainer in the authors' state-of-the-art setting (momentum 0.9, weight
+  decay, random crops and flips, warm-up-free piecewise-constant schedule), :mod:`.deep_runs`.
+- ``deep_densenet``: DenseNets (:mod:`.densenet`; DenseNet-BC-100-12 at paper scale) with the
+  ResNet runs' schedules.
 """
 
 from __future__ import annotations
@@ -16,14 +22,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sgdrepro.core import Grid, RunRandom, run_keys, train_batched
-from sgdrepro.core.datasets import load_cifar10, load_digits
+from sgdrepro.core import Grid, RunRandom, run_keys
 
-from . import deep, diagonal, relu
-from .measures import feature_sparsity_dedup
-from .schedules import exponential_warmup_lr
+from . import deep_runs, diagonal, mlp, relu
 
-__all__ = ["run_diagonal_sgd", "run_diagonal_gd", "run_relu_teacher_student", "run_relu_1d", "run_deep"]
+__all__ = ["run_diagonal_sgd", "run_diagonal_gd", "run_relu_teacher_student", "run_relu_1d", "run_relu_three_layer", "run_deep",
+           "run_deep_sota", "run_deep_densenet"]
 
 DIAGONAL_DATA = "diagonal_data"  # name the diagonal-net data keys derive from (shared by SGD and GD)
 _STEP = {"units": "iterations", "long_name": "SGD iteration"}
@@ -179,138 +183,80 @@ def run_relu_1d(cfg: dict, ctx):
     return _label(ds)
 
 
-# ---------------------------------------------------------------- deep networks
+# ---------------------------------------------------------------- three-layer ReLU networks
 
-def load_deep_data(cfg: dict, datasets_dir: str | None) -> dict:
-    """digits (8x8, 1 channel), cifar10 (from datasets_dir) or synthetic_cifar, as float32/int64 arrays."""
-    name = cfg["dataset"]
-    if name == "digits":
-        return load_digits(image=True)
-    if name == "cifar10":
-        return load_cifar10(datasets_dir)
-    return deep.synthetic_cifar(cfg["synthetic_n_train"], cfg["synthetic_n_test"])
+_THREE_LAYER_VARS = {
+    "train_loss": (("step",), {"units": "1", "long_name": "training loss mean (f(x) - y)^2"}),
+    "test_loss": (("step",), {"units": "1", "long_name": "test loss mean (f(x') - y')^2"}),
+    "feature_sparsity": (("step", "layer"), {"units": "1", "long_name": "fraction of positive ReLU activations of the layer (samples x neurons, training set)"}),
+    "feature_sparsity_dedup": (("step", "layer"), {"units": "1", "long_name": "feature sparsity coefficient of the layer after dropping dead and highly correlated neurons"}),
+    "grad_rank": (("step",), {"units": "1", "long_name": "rank of the per-sample gradient matrix (singular values above rank_threshold times the largest)"}),
+    "lr_now": (("step",), {"units": "1", "long_name": "step size at this iteration"}),
+}
 
 
-def _deep_grid(cfg: dict) -> tuple[Grid, dict]:
+def _phase_grid(cfg: dict) -> tuple[Grid, dict]:
+    """Grid (large_phase, seed); ``lr`` and ``decay_factor`` are paired with ``large_phase``."""
     grid = Grid.from_config({"large_phase": cfg["large_phase"], "seed": list(range(cfg["n_seeds"]))})
     flat = grid.flat()
     position = {float(v): i for i, v in enumerate(cfg["large_phase"])}
     which = np.array([position[float(v)] for v in flat["large_phase"]])
-    params = {"lr": np.asarray(cfg["lr"], dtype=np.float64)[which], "large_phase": flat["large_phase"].astype(np.float64),
-              "warmup_exp": np.full(grid.size, float(cfg["warmup_exp"]))}
+    params = {"lr": np.asarray(cfg["lr"], dtype=np.float64)[which], "decay_at": flat["large_phase"].astype(np.float64),
+              "decay_factor": np.asarray(cfg["decay_factor"], dtype=np.float64)[which],
+              "warmup_factor": np.full(grid.size, float(cfg["warmup_factor"])),
+              "warmup_exponent": np.full(grid.size, float(cfg["warmup_exponent"]))}
     return grid, params
 
 
-def run_deep(cfg: dict, ctx):
-    """Train the grid of ResNets (large_phase x seed) as one batched program; record per epoch."""
-    dtype = torch.float32  # real-data networks train in single precision (as the authors')
-    device = ctx.device
-    arrays = load_deep_data(cfg, ctx.datasets_dir)
-    x_train = torch.as_tensor(arrays["x_train"], device=device, dtype=dtype)
-    y_train = torch.as_tensor(arrays["y_train"], device=device)
-    x_test = torch.as_tensor(arrays["x_test"][: cfg["n_eval_test"]], device=device, dtype=dtype)
-    y_test = torch.as_tensor(arrays["y_test"][: cfg["n_eval_test"]], device=device)
-    n_train, batch = x_train.shape[0], cfg["batch_size"]
-    per_epoch = n_train // batch  # drop_last, as the authors
-    n_steps = per_epoch * cfg["epochs"]
-    n_classes = 10  # digits, CIFAR-10 and its synthetic stand-in all have ten classes
-    arch = deep.Architecture(x_train.shape[1], cfg["widths"], cfg["blocks"], n_classes)
-    grid, params = _deep_grid(cfg)
+def run_relu_three_layer(cfg: dict, ctx):
+    """Three-layer ReLU teacher-student (the authors' ``fc_nets_multi_layer``): grid large_phase x
+    seed; teacher, data, init and sample order depend on the seed only, as in the authors' notebook
+    (one seed for every schedule)."""
+    grid, params = _phase_grid(cfg)
     keys = run_keys(ctx.experiment, grid.points(), root_seed=ctx.root_seed, key_dims=("seed",))
-    # fixed evaluation subsets, the same for every run: the first training images
-    x_sparse = x_train[: cfg["n_sparsity"]]
-    x_eval_train, y_eval_train = x_train[: cfg["n_eval_train"]], y_train[: cfg["n_eval_train"]]
-    column_rng = np.random.default_rng(0)
-    columns: dict[int, torch.Tensor] = {}
-
-    def init(chunk):
-        state = deep.init_params(arch, chunk.random, dtype)
-        out = {"p." + k: v for k, v in state["params"].items()}
-        out.update({"buf." + k: v for k, v in state["buffers"].items()})
-        out["perm"] = chunk.random.permutation("epoch", 0, n_train)
-        return out
-
-    def split(state):
-        return ({k[2:]: v for k, v in state.items() if k.startswith("p.")},
-                {k[4:]: v for k, v in state.items() if k.startswith("buf.")})
-
-    def step(state, k, chunk):
-        epoch, j = divmod(k, per_epoch)
-        perm = state["perm"] if j else chunk.random.permutation("epoch", epoch, n_train)
-        idx = perm[:, j * batch:(j + 1) * batch]
-        params_now, buffers = split(state)
-        buffers = {name: value.clone() for name, value in buffers.items()}
-        with torch.enable_grad():
-            leaves = {name: value.detach().requires_grad_(True) for name, value in params_now.items()}
-            logits = deep.forward(arch, leaves, buffers, x_train[idx], training=True)
-            loss = deep.cross_entropy_runs(logits, y_train[idx]).sum()  # runs are independent
-            grads = torch.autograd.grad(loss, list(leaves.values()))
-        p = chunk.params
-        lr = exponential_warmup_lr((k + 1) / n_steps, p["lr"], p["large_phase"], p["warmup_exp"]).to(dtype)
-        new = {"p." + name: (value - lr.view(-1, *([1] * (value.ndim - 1))) * g).detach()
-               for (name, value), g in zip(leaves.items(), grads)}
-        new.update({"buf." + name: value for name, value in buffers.items()})
-        new["perm"] = perm
-        return new
-
-    def evaluate(params_now, buffers, x, y, runs):
-        losses, errors = [], []
-        for start in range(0, x.shape[0], cfg["eval_batch"]):
-            xb = x[start:start + cfg["eval_batch"]].unsqueeze(0).expand(runs, -1, -1, -1, -1)
-            yb = y[start:start + cfg["eval_batch"]].unsqueeze(0).expand(runs, -1)
-            logits = deep.forward(arch, params_now, buffers, xb, training=False)
-            losses.append(deep.cross_entropy_runs(logits, yb) * yb.shape[1])
-            errors.append((logits.argmax(dim=2) != yb).sum(dim=1).to(dtype))
-        return torch.stack(losses).sum(0) / x.shape[0], torch.stack(errors).sum(0) / x.shape[0]
-
-    def observe(state, k, chunk):
-        params_now, buffers = split(state)
-        runs = chunk.n_runs
-        train_loss, train_err = evaluate(params_now, buffers, x_eval_train, y_eval_train, runs)
-        test_loss, test_err = evaluate(params_now, buffers, x_test, y_test, runs)
-        positives = torch.zeros(runs, arch.n_stages, dtype=torch.float64, device=device)
-        totals = [0] * arch.n_stages
-        kept = [[] for _ in range(arch.n_stages)]
-        for start in range(0, x_sparse.shape[0], cfg["eval_batch"]):
-            xb = x_sparse[start:start + cfg["eval_batch"]].unsqueeze(0).expand(runs, -1, -1, -1, -1)
-            _, features = deep.forward(arch, params_now, buffers, xb, training=False, return_features=True)
-            for s, phi in enumerate(features):  # phi [runs, B, units]
-                positives[:, s] += (phi > 0).sum(dim=(1, 2)).to(torch.float64)
-                totals[s] += phi.shape[1] * phi.shape[2]
-                if s not in columns:  # a fixed random subset of at most n_relu_max units (authors: 1000)
-                    chosen = column_rng.choice(phi.shape[2], min(phi.shape[2], cfg["n_relu_max"]), replace=False)
-                    columns[s] = torch.as_tensor(np.sort(chosen), device=device)
-                kept[s].append(phi.index_select(2, columns[s]).to(torch.float64))
-        sparsity = [positives[:, s] / totals[s] for s in range(arch.n_stages)]
-        sparsity_dedup = [feature_sparsity_dedup(torch.cat(kept[s], dim=1), cfg["corr_threshold"])
-                          for s in range(arch.n_stages)]
-        p = chunk.params
-        return {"train_loss": train_loss, "train_error": train_err, "test_loss": test_loss, "test_error": test_err,
-                "feature_sparsity": torch.stack(sparsity, dim=1).to(dtype),
-                "feature_sparsity_dedup": torch.stack(sparsity_dedup, dim=1).to(dtype),
-                "lr_now": exponential_warmup_lr(min(k + 1, n_steps) / n_steps, p["lr"], p["large_phase"], p["warmup_exp"]).to(dtype)}
-
-    record_at = np.arange(0, cfg["epochs"] + 1) * per_epoch
-    ctx.log.info("deep: %s on %s, %d runs, %d epochs of %d steps", cfg["widths"], cfg["dataset"], grid.size,
-                 cfg["epochs"], per_epoch)
-    with torch.no_grad():
-        traj = train_batched(init, step, observe, n_steps, record_at, params, keys, device=device, dtype=dtype,
-                             chunk_size=cfg.get("chunk_size"))
-    spec = {
-        "train_loss": (("epoch",), {"units": "nats", "long_name": "training cross-entropy (eval subset)"}),
-        "train_error": (("epoch",), {"units": "1", "long_name": "training error (eval subset)"}),
-        "test_loss": (("epoch",), {"units": "nats", "long_name": "test cross-entropy"}),
-        "test_error": (("epoch",), {"units": "1", "long_name": "test error"}),
-        "feature_sparsity": (("epoch", "stage"), {"units": "1", "long_name": "fraction of positive activations of the stage output (training images)"}),
-        "feature_sparsity_dedup": (("epoch", "stage"), {"units": "1", "long_name": "feature sparsity after dropping dead and highly correlated units"}),
-        "lr_now": (("epoch",), {"units": "1", "long_name": "step size at the end of the epoch"}),
-    }
-    variables = {name: (dims, traj.records[name].astype(np.float64), attrs) for name, (dims, attrs) in spec.items()}
+    random = RunRandom(keys, ctx.device)
+    data = mlp.teacher_student_data(random, cfg["n"], cfg["d"], cfg["widths_teacher"], cfg["n_test"],
+                                    cfg["init_scale_teacher"], ctx.dtype)
+    widths = [cfg["d"], *cfg["widths_student"], 1]
+    init = mlp.init_params(random, widths, cfg["init_scale_student"], ctx.dtype)
+    # the authors evaluate the rank on the first n_params test inputs
+    rank_points = min(mlp.n_params(widths), cfg["n_test"]) if cfg["grad_rank"] else 0
+    steps = linear_record_steps(cfg["n_steps"], cfg["record_points"])
+    ctx.log.info("three-layer ReLU: %d runs, %d iterations, widths %s", grid.size, cfg["n_steps"], widths)
+    traj = mlp.train_runs(data, init, params, keys, cfg["n_steps"], cfg["batch_size"], steps,
+                          corr_threshold=cfg["corr_threshold"], rank_points=rank_points,
+                          rank_threshold=cfg["rank_threshold"], device=ctx.device, dtype=ctx.dtype)
+    variables = {name: (dims, traj.records[name], attrs) for name, (dims, attrs) in _THREE_LAYER_VARS.items()
+                 if name in traj.records}
     variables["diverged_step"] = _diverged(traj)
-    ds = grid.dataset(variables, coords={"epoch": ("epoch", np.arange(cfg["epochs"] + 1), {"units": "epochs", "long_name": "epoch"}),
-                                         "stage": ("stage", np.arange(1, arch.n_stages + 1), {"units": "1", "long_name": "ResNet stage"})},
-                      attrs={"dataset": cfg["dataset"], "widths": list(cfg["widths"]), "blocks": list(cfg["blocks"]),
-                             "batch_size": batch, "epochs": cfg["epochs"], "steps_per_epoch": per_epoch})
-    ds = ds.assign_coords(lr=("large_phase", np.asarray(cfg["lr"], dtype=np.float64), {"units": "1", "long_name": "initial step size"}))
-    ds["large_phase"].attrs.update(units="1", long_name="fraction of training with the large (warming-up) step size; 0: small constant step")
+    n_hidden = len(cfg["widths_student"])
+    ds = grid.dataset(variables, coords={"step": ("step", traj.steps, _STEP),
+                                         "layer": ("layer", np.arange(1, n_hidden + 1), {"units": "1", "long_name": "hidden layer"})},
+                      attrs={"n": cfg["n"], "d": cfg["d"], "widths_teacher": list(cfg["widths_teacher"]),
+                             "widths_student": list(cfg["widths_student"]), "batch_size": cfg["batch_size"],
+                             "n_steps": cfg["n_steps"], "warmup_factor": cfg["warmup_factor"],
+                             "warmup_exponent": cfg["warmup_exponent"], "corr_threshold": cfg["corr_threshold"],
+                             "rank_points": rank_points, "rank_threshold": cfg["rank_threshold"]})
+    ds = ds.assign_coords(lr=("large_phase", np.asarray(cfg["lr"], dtype=np.float64), {"units": "1", "long_name": "initial step size"}),
+                          decay_factor=("large_phase", np.asarray(cfg["decay_factor"], dtype=np.float64),
+                                        {"units": "1", "long_name": "factor the step size is divided by at the end of the large-step phase"}))
+    ds["large_phase"].attrs.update(units="1", long_name="fraction of training with the large (warming-up) step, then decayed; 0: small constant step")
     return _label(ds)
+
+
+# ---------------------------------------------------------------- deep networks
+# One trainer (deep_runs.run) for the three deep experiments; they differ by config only.
+
+def run_deep(cfg: dict, ctx):
+    """ResNets (or DenseNets) over the (large_phase, seed) grid with plain SGD."""
+    return deep_runs.run(cfg, ctx, _label)
+
+
+def run_deep_sota(cfg: dict, ctx):
+    """The state-of-the-art setting: SGD with momentum, weight decay and data augmentation."""
+    return deep_runs.run(cfg, ctx, _label)
+
+
+def run_deep_densenet(cfg: dict, ctx):
+    """DenseNets (DenseNet-100-12 at paper scale) with the ResNet runs' schedules."""
+    return deep_runs.run(cfg, ctx, _label)

@@ -16,7 +16,8 @@ import xarray as xr
 from sgdrepro.core import new_figure
 
 __all__ = ["plot_diagonal_stabilization", "plot_diagonal_decay", "plot_diagonal_gd_vs_sgd",
-           "plot_relu_teacher_student", "plot_relu_1d", "plot_deep_sparsity"]
+           "plot_relu_teacher_student", "plot_relu_1d", "plot_relu_three_layer", "plot_deep_sparsity",
+           "plot_deep_sota_sparsity", "plot_deep_densenet_sparsity"]
 
 _NAMING = "Named for its content (the paper's figure number could not be established)."
 
@@ -226,8 +227,59 @@ def plot_relu_1d(data: dict, cfg: dict):
     return fig, caption
 
 
-def plot_deep_sparsity(data: dict, cfg: dict):
-    ds = data["deep"]
+def _phase_label(ds, phase: float) -> str:
+    """The authors' legend: step size, its warm-up (to the actual peak) and the decay time."""
+    lr = float(ds["lr"].sel(large_phase=phase))
+    if phase == 0:
+        return f"$\\eta$={lr:g} constant"
+    peak = lr * (1 + (ds.attrs["warmup_factor"] - 1) * phase ** ds.attrs["warmup_exponent"])
+    factor = float(ds["decay_factor"].sel(large_phase=phase))
+    return f"$\\eta$={lr:g}$\\to${peak:.3g} warm-up, /{factor:g} at {phase:.0%}"
+
+
+def plot_relu_three_layer(data: dict, cfg: dict):
+    ds = data["relu_three_layer"]
+    panels = [("train_loss", None, "train loss"), ("test_loss", None, "test loss")]
+    if "grad_rank" in ds:
+        panels.append(("grad_rank", None, f"rank of per-sample gradients (rel. {ds.attrs['rank_threshold']:g})"))
+    panels += [("feature_sparsity_dedup", int(layer), f"feature sparsity, layer {int(layer)} (%)") for layer in ds["layer"].values]
+    fig, axes = new_figure(len(panels), 1, width=2.5 * len(panels), height=2.5)
+    phases = [float(v) for v in ds["large_phase"].values]
+    colors = ["0.5"] + list(_colors(len(phases)))
+    for i, phase in enumerate(phases):
+        k = n_diverged(ds, large_phase=phase)
+        label = _phase_label(ds, phase) + (f" ({k} div.)" if k else "")
+        for ax, (var, layer, _) in zip(axes[0], panels):
+            view = ds if layer is None else ds.sel(layer=layer)
+            if var.startswith("feature_sparsity"):
+                view = view.assign({var: view[var] * 100})
+            _curves(ax, view, var, {"large_phase": phase}, colors[i], label)
+            if phase > 0:
+                ax.axvline(phase * ds.attrs["n_steps"], color=colors[i], ls="--", lw=0.8)
+    for ax, (var, _, ylabel) in zip(axes[0], panels):
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(ylabel)
+    axes[0][0].set_yscale("log")
+    axes[0][1].set_yscale("log")
+    axes[0][0].legend(fontsize=5.5)
+    widths = "-".join(str(w) for w in [ds.attrs["d"], *ds.attrs["widths_student"], 1])
+    teacher = "-".join(str(w) for w in [ds.attrs["d"], *ds.attrs["widths_teacher"], 1])
+    caption = (f"Three-layer ReLU student ({widths}, biases, all layers trained) of a ReLU teacher ({teacher}) on n={ds.attrs['n']} "
+               f"points of the unit sphere, SGD with batch {ds.attrs['batch_size']} for {ds.attrs['n_steps']} iterations: a small "
+               f"constant step (gray) vs a step warmed up as lr(1 + {ds.attrs['warmup_factor'] - 1:g}(k/n)^{ds.attrs['warmup_exponent']:g}) "
+               "during a large-step phase and then divided (dashed lines); the authors' step sizes, phases and factors. Panels: "
+               "training and test loss, "
+               + (f"rank of the per-sample gradient matrix on {ds.attrs['rank_points']} test inputs, " if "grad_rank" in ds else "")
+               + f"and the feature sparsity coefficient of each hidden layer (positive ReLUs over samples x neurons after dropping "
+               f"dead and |corr| > {ds.attrs['corr_threshold']:g} duplicated neurons). Median over {ds.sizes['seed']} draws of "
+               "teacher, data, init and sample order (faint: single draws; the authors show one). The legend gives the actual peak "
+               "of the warm-up (the authors' legend writes lr(1 + 5L) for it). " + _NAMING)
+    return fig, caption
+
+
+def _deep_panels(ds: xr.Dataset, unit: str):
+    """The deep-network figure: final test error and per-{unit} feature sparsity against the length
+    of the large-step phase, and the last {unit}'s sparsity and the test error per epoch."""
     fig, axes = new_figure(4, 1, width=10.0, height=2.5)
     phases = ds["large_phase"].values
     final = ds.isel(epoch=-1)
@@ -239,7 +291,7 @@ def plot_deep_sparsity(data: dict, cfg: dict):
     stage_colors = _colors(ds.sizes["stage"])
     for j, stage in enumerate(ds["stage"].values):
         axes[0][1].plot(phases, seed_median(final["feature_sparsity"].sel(stage=stage)) * 100, marker="o",
-                        color=stage_colors[j], label=f"stage {stage}")
+                        color=stage_colors[j], label=f"{unit} {stage}")
     axes[0][1].set_xlabel("large-step phase (fraction of training)")
     axes[0][1].set_ylabel("final feature sparsity (%)")
     axes[0][1].legend(fontsize=6)
@@ -252,15 +304,58 @@ def plot_deep_sparsity(data: dict, cfg: dict):
         axes[0][2].plot(ds["epoch"], seed_median(ds["feature_sparsity"].sel(large_phase=phase, stage=last)) * 100,
                         color=colors[i], label=label)
         axes[0][3].plot(ds["epoch"], seed_median(ds["test_error"].sel(large_phase=phase)) * 100, color=colors[i], label=label)
-    axes[0][2].set_ylabel(f"feature sparsity, stage {last} (%)")
+    axes[0][2].set_ylabel(f"feature sparsity, {unit} {last} (%)")
     axes[0][3].set_ylabel("test error (%)")
     for ax in axes[0][2:]:
         ax.set_xlabel("epoch")
     axes[0][2].legend(fontsize=6)
+    return fig
+
+
+def _deep_panels_caption(ds: xr.Dataset, unit: str) -> str:
+    return (f"Final test error and per-{unit} feature sparsity (fraction of positive activations of the {unit}'s "
+            f"post-ReLU output on training images) against the phase length, and the last {unit}'s sparsity and the "
+            f"test error per epoch; median over {ds.sizes['seed']} seeds (dots: single seeds). {_NAMING}")
+
+
+def plot_deep_sparsity(data: dict, cfg: dict):
+    ds = data["deep"]
+    fig = _deep_panels(ds, "stage")
     caption = (f"ResNet (widths {ds.attrs['widths']}, blocks {ds.attrs['blocks']}) on {ds.attrs['dataset']}, plain SGD (batch "
                f"{ds.attrs['batch_size']}, no momentum, weight decay or augmentation) with the authors' schedule: the step is "
                "warmed up exponentially during a large-step phase of the given length, then divided by 10 (and by 100 at 90% "
-               "of training); 0 is a small constant step. Final test error and per-stage feature sparsity (fraction of "
-               "positive activations of the stage output on training images) against the phase length, and the last stage's "
-               f"sparsity and the test error per epoch; median over {ds.sizes['seed']} seeds. {_NAMING}")
+               "of training); 0 is a small constant step. " + _deep_panels_caption(ds, "stage"))
     return fig, caption
+
+
+def plot_deep_sota_sparsity(data: dict, cfg: dict):
+    ds = data["deep_sota"]
+    fig = _deep_panels(ds, "stage")
+    flips = " and horizontal flips" if ds.attrs.get("hflip") else " (no flips)"
+    widths, blocks = [int(w) for w in np.atleast_1d(ds.attrs["widths"])], [int(b) for b in np.atleast_1d(ds.attrs["blocks"])]
+    caption = (f"State-of-the-art setting: ResNet (widths {widths}, blocks {blocks}) on "
+               f"{ds.attrs['dataset']}, SGD with momentum {ds.attrs['momentum']:g}, weight decay {ds.attrs['weight_decay']:g} "
+               f"on every parameter, random crops with {ds.attrs.get('crop_padding', 0)}-pixel zero padding{flips}, batch "
+               f"{ds.attrs['batch_size']}, {ds.attrs['epochs']} epochs. Step schedule without warm-up, as the authors' "
+               "piecewise_05epochs command: the large step until the end of the phase, then divided by 10 (by 100 at 90% "
+               "of training); 0 is a small constant step. The authors ran only the 50% phase in this setting; the shorter "
+               "phases are ours (decayed by 10 too, see schedules.py). ")
+    if ds.attrs["dataset"] == "digits":
+        caption += ("Quick scale: 8x8 digits, so the crops pad 1 pixel and images are not flipped; the small constant step "
+                    "is far from converged after the few epochs with these crops, so its test error says little about "
+                    "generalization. ")
+    return fig, caption + _deep_panels_caption(ds, "stage")
+
+
+def plot_deep_densenet_sparsity(data: dict, cfg: dict):
+    ds = data["deep_densenet"]
+    fig = _deep_panels(ds, "block")
+    name = f"DenseNet{'-BC' if ds.attrs['bottleneck'] else ''}-{ds.attrs['depth']}-{ds.attrs['growth']}"
+    caption = (f"{name} (compression {ds.attrs['compression']:g}, {ds.attrs['n_parameters']:,} parameters) on "
+               f"{ds.attrs['dataset']}, plain SGD (batch {ds.attrs['batch_size']}, no momentum, weight decay or "
+               "augmentation) with the ResNet runs' schedule: exponential warm-up during the large-step phase, then divided "
+               "by 10 (by 100 at 90% of training); 0 is a small constant step. The architecture is the standard "
+               "DenseNet-BC of Huang et al. (the authors' public code has no DenseNet), and its step sizes are the ResNet "
+               "runs', not tuned for DenseNets. The feature of a dense block is ReLU(BN(concatenated maps)), the input of "
+               "the next transition. ")
+    return fig, caption + _deep_panels_caption(ds, "block")

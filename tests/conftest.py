@@ -1,4 +1,12 @@
-"""Shared fixtures: run the workflow in a scratch directory with the tiny test config."""
+"""Shared fixtures: run the workflow in a scratch directory with the tiny test config.
+
+The whole tiny DAG (every paper, report included) runs once per test session, twice at the same
+time: with ``--cores 1`` and with ``--cores 2`` (:func:`tiny_dags`). The per-paper end-to-end
+tests check their paper's figures and claims in the ``--cores 2`` results
+(:func:`check_paper_outputs`); the determinism test compares the two trees byte for byte.
+SGDREPRO_TEST_PAPERS (comma-separated) narrows the papers for a quick local check; CI leaves it
+unset and runs every paper.
+"""
 
 from __future__ import annotations
 
@@ -34,3 +42,75 @@ def run_workflow(workdir: Path, papers: list[str], *targets: str, config: list[s
 @pytest.fixture
 def workflow_runner():
     return run_workflow
+
+
+PAPERS = ["heavy_tail", "dimensionless_odes", "quadratic_chaos", "autoencoder_batch", "large_step_sparse"]
+
+
+def tiny_papers() -> list[str]:
+    """The papers the session's tiny DAG covers (all, unless SGDREPRO_TEST_PAPERS narrows them)."""
+    wanted = os.environ.get("SGDREPRO_TEST_PAPERS")
+    return [p for p in PAPERS if p in wanted.split(",")] if wanted else list(PAPERS)
+
+
+def _start_dag(workdir: Path, papers: list[str], cores: int, hash_seed: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--cores", str(cores), "--quiet", "rules", "--configfile", str(REPO / "config" / "test.yaml"),
+           "--config", f"papers={json.dumps(papers)}"]
+    workdir.mkdir(parents=True)
+    with open(workdir.parent / f"{workdir.name}.log", "w") as log:  # the child keeps its own handle
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONHASHSEED": hash_seed})
+
+
+def _finish_dag(proc: subprocess.Popen, workdir: Path) -> None:
+    proc.wait()
+    log = (workdir.parent / f"{workdir.name}.log").read_text()
+    assert proc.returncode == 0, f"snakemake in {workdir} failed:\n{log[-6000:]}"
+
+
+@pytest.fixture(scope="session")
+def tiny_dags(tmp_path_factory) -> dict[int, Path]:
+    """{cores: results directory} of the whole tiny DAG run with --cores 1 and --cores 2 at the
+    same time (and different Python hash seeds): each run's results must not depend on what else
+    the machine is doing, nor on set or dict-of-str ordering."""
+    root = tmp_path_factory.mktemp("tiny_dag")
+    papers = tiny_papers()
+    runs = {cores: _start_dag(root / f"cores{cores}", papers, cores, hash_seed=str(cores)) for cores in (1, 2)}
+    for cores, proc in runs.items():
+        _finish_dag(proc, root / f"cores{cores}")
+    return {cores: root / f"cores{cores}" / "results" for cores in runs}
+
+
+@pytest.fixture(scope="session")
+def tiny_results(tiny_dags) -> Path:
+    """The results directory of the session's tiny DAG (--cores 2)."""
+    return tiny_dags[2]
+
+
+def check_paper_outputs(results: Path, paper: str, figures: list[str], min_claims: int, *,
+                        known_failures: frozenset[str] = frozenset(), caption_contains: str = "") -> list[dict]:
+    """Every figure of ``paper`` exists as a non-trivial PDF and PNG whose caption is set (and
+    contains ``caption_contains``), at least ``min_claims`` claims were measured, and every claim
+    passed except the ``known_failures``. Returns the claims."""
+    from sgdrepro.core.figures import read_caption
+
+    if paper not in tiny_papers():
+        pytest.skip(f"{paper} is not in SGDREPRO_TEST_PAPERS")
+    out = results / paper
+    for figure in figures:
+        for ext in ("pdf", "png"):
+            assert (out / "figures" / f"{figure}.{ext}").stat().st_size > 1000, f"{figure}.{ext}"
+        caption = read_caption(out / "figures" / f"{figure}.png")
+        assert caption and caption_contains in caption, (figure, caption)
+    claims = json.loads((out / "claims.json").read_text())
+    assert len(claims) >= min_claims, [c["id"] for c in claims]
+    failed = {c["id"] for c in claims if not c["passed"]} - set(known_failures)
+    assert not failed, [c for c in claims if c["id"] in failed]
+    return claims
+
+
+@pytest.fixture
+def paper_outputs(tiny_results):
+    """``check(paper, figures, min_claims, **kw)``: :func:`check_paper_outputs` on the session's tiny DAG."""
+    return lambda paper, figures, min_claims, **kw: check_paper_outputs(tiny_results, paper, figures, min_claims, **kw)

@@ -3,11 +3,12 @@
 - ``scripts/check_determinism.py`` (the user tool to compare result trees, also across
   machines) is tested on small synthetic trees: identical, one byte changed, a file missing,
   a digest table written on one side and compared on the other, temp files and logs ignored.
-- The whole DAG over every paper that has rules is run twice on the tiny test config, in
-  fresh scratch directories, at the same time: once with ``--cores 1`` and once with
-  ``--cores 2`` (and different Python hash seeds, so that nothing may depend on set or
-  dict-of-str ordering). These are two clean runs; every .nc, .pdf, .png, .json and .html
-  must be byte-identical between them.
+- The whole DAG over every paper is run twice on the tiny test config, in fresh scratch
+  directories, at the same time: once with ``--cores 1`` and once with ``--cores 2`` (and
+  different Python hash seeds, so that nothing may depend on set or dict-of-str ordering);
+  the session fixture ``tiny_dags`` of conftest runs them, and the per-paper end-to-end tests
+  read the same runs. These are two clean runs; every .nc, .pdf, .png, .json and .html must
+  be byte-identical between them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +24,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "check_determinism.py"
-PAPERS = ["heavy_tail", "dimensionless_odes", "quadratic_chaos", "autoencoder_batch", "large_step_sparse"]
 
 
 def _load_script():
@@ -127,47 +126,14 @@ def test_digests_function_skips_hidden_and_other_files(tmp_path):
 # ---------------------------------------------------------------- the real DAG
 
 
-def ready_papers() -> list[str]:
-    """Papers whose rule file defines rules (the others are not written yet).
-
-    SGDREPRO_DETERMINISM_PAPERS (comma-separated) narrows the set for a quick local check; CI
-    leaves it unset and runs every paper.
-    """
-    ready = [p for p in PAPERS if "\nrule " in "\n" + (REPO / "workflow" / "rules" / f"{p}.smk").read_text()]
-    wanted = os.environ.get("SGDREPRO_DETERMINISM_PAPERS")
-    return [p for p in ready if p in wanted.split(",")] if wanted else ready
-
-
-def start_dag(workdir: Path, papers: list[str], cores: int, hash_seed: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", str(cores), "--quiet", "rules", "--configfile", str(REPO / "config" / "test.yaml"),
-           "--config", f"papers={json.dumps(papers)}"]
-    workdir.mkdir(parents=True)
-    with open(workdir.parent / f"{workdir.name}.log", "w") as log:  # the child keeps its own handle
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONHASHSEED": hash_seed})
-
-
-def finish_dag(proc: subprocess.Popen, workdir: Path) -> None:
-    proc.wait()
-    log = (workdir.parent / f"{workdir.name}.log").read_text()
-    assert proc.returncode == 0, f"snakemake in {workdir} failed:\n{log[-6000:]}"
-
-
 @pytest.mark.slow
-def test_dag_is_byte_identical_with_1_and_2_cores(tmp_path):
-    papers = ready_papers()
-    if not papers:
-        pytest.skip("no paper has rules yet")
-    one, two = tmp_path / "cores1", tmp_path / "cores2"
-    # both at once: each run's results must not depend on what else the machine is doing
-    first = start_dag(one, papers, cores=1, hash_seed="1")
-    second = start_dag(two, papers, cores=2, hash_seed="2")
-    finish_dag(first, one)
-    finish_dag(second, two)
-
+def test_dag_is_byte_identical_with_1_and_2_cores(tiny_dags):
+    """The session's two tiny DAGs (--cores 1 and --cores 2, run at the same time, see conftest)."""
+    papers = sorted(p.name for p in tiny_dags[2].iterdir() if (p / "claims.json").exists())
+    assert papers, "the tiny DAG produced no paper"
+    one, two = tiny_dags[1], tiny_dags[2]
     module = _load_script()
-    table = module.digests(one / "results")
+    table = module.digests(one)
     # every paper produced data, figures (pdf and png) and claims, and there is one report
     for paper in papers:
         names = [n for n in table if n.startswith(paper + "/")]

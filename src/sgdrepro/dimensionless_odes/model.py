@@ -69,7 +69,7 @@ def weights_from_overlaps(gauss: torch.Tensor, Q0, M0, P) -> tuple[torch.Tensor,
     + chol(Q0 - M0 P^-1 M0^T) E_student). Needs d >= p + k.
     """
     runs, d, n = gauss.shape
-    p, k = M0.shape[-2], M0.shape[-1]
+    k = M0.shape[-1]
     opts = {"dtype": gauss.dtype, "device": gauss.device}
     Q0, M0, P = (torch.as_tensor(a, **opts) for a in (Q0, M0, P))
     frame, _ = torch.linalg.qr(gauss)  # [runs, d, p + k], orthonormal columns

@@ -36,8 +36,9 @@ def _loss_grid(ds: xr.Dataset, title: str):
             run = ds.sel(model=name, a=a).isel(seed=0)
             loss = run["loss"].values / run["loss"].values[0]
             phase = theory.PHASES[int(phases["phase"].sel(model=name, a=a).isel(seed=0))]
-            with np.errstate(invalid="ignore"):
-                ax.semilogy(run["step"].values, np.where(loss > 0, loss, np.nan), color=colors[phase], lw=0.8)
+            with np.errstate(invalid="ignore"):  # a diverging run's last loss may overflow to inf: not drawable
+                ax.semilogy(run["step"].values, np.where((loss > 0) & np.isfinite(loss), loss, np.nan),
+                            color=colors[phase], lw=0.8)
             div = int(run["diverged_step"])
             if div >= 0:
                 ax.axvline(div, color="k", ls=":", lw=0.8)

@@ -1,7 +1,7 @@
 """Small loaders for the real data sets (no torchvision): MNIST (IDX), CIFAR-10 and CIFAR-100
 (python batches) and Tiny ImageNet (JPEG directory tree, read with Pillow).
 
-Both read from a directory the user names in the config (``datasets_dir``) and fail with a
+All read from a directory the user names in the config (``datasets_dir``) and fail with a
 message that names the files expected and where to get them. Tests use scikit-learn's
 digits (shipped with the package) through :func:`load_digits`.
 """
@@ -106,15 +106,11 @@ def _nested_dir(directory: Path, name: str) -> Path:
     return nested if nested.is_dir() else directory
 
 
-def _cifar_dir(directory: Path) -> Path:
-    return _nested_dir(directory, "cifar10")
-
-
 def load_cifar10(directory: str | Path) -> dict[str, np.ndarray]:
     """CIFAR-10 as float32 images in [0, 1] of shape [n, 3, 32, 32] and int64 labels."""
     directory = Path(directory)
     check_dataset("cifar10", directory)
-    base = _cifar_dir(directory)
+    base = _nested_dir(directory, "cifar10")
 
     def read(name):
         with open(base / name, "rb") as handle:

@@ -23,13 +23,11 @@ import torch
 from sgdrepro.core import RunRandom, run_keys, train_batched
 from sgdrepro.core.trainer import Trajectory
 
+from .batches import chunk_rows, per_chunk, sample_block, step_indices
 from .measures import support_overlap
 from .schedules import decay_step, piecewise_lr
 
 __all__ = ["make_data", "sgd_step", "gradient", "train_runs", "train", "sample_block"]
-
-_BLOCK = 1024  # sample indices are drawn in blocks of this many steps (one counter per block)
-
 
 def make_data(random: RunRandom, n: int, d: int, r: int, n_test: int, dtype=torch.float64) -> dict:
     """Per-run sparse regression data (authors' setting): X, X_test ~ N(0, I_d), noiseless
@@ -58,11 +56,6 @@ def sgd_step(u, v, xb, yb, lr):
     return u - lr * grad_u, v - lr * grad_v
 
 
-def sample_block(random: RunRandom, block: int, batch_size: int, n: int) -> torch.Tensor:
-    """Indices of steps [block * _BLOCK, (block + 1) * _BLOCK): int64 [runs, _BLOCK, batch_size]."""
-    return random.randint("sample", block, (_BLOCK, batch_size), n)
-
-
 def loss(X: torch.Tensor, y: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
     """||X beta - y||^2 / (2 n) per run."""
     return 0.5 * (torch.einsum("rnd,rd->rn", X, beta) - y).pow(2).mean(dim=1)
@@ -85,24 +78,14 @@ def train_runs(data: dict, params: dict, keys: np.ndarray, n_steps: int, batch_s
     n, d = data["X"].shape[1:]
     full_batch = batch_size >= n
 
-    def part(chunk):
-        index = torch.as_tensor(chunk.index, device=device)
-        local = {k: v.index_select(0, index) for k, v in data.items()}
+    @per_chunk
+    def chunk_data(chunk):
+        local = chunk_rows(data, chunk, device)
         # the step size before and after the decay, and the decay step, per run (see schedules)
         local["decay_step"] = decay_step(chunk.params["decay_at"], n_steps)
         local["lr_before"] = chunk.params["lr"]
         local["lr_after"] = chunk.params["lr"] / chunk.params["decay_factor"]
-        local["rows"] = torch.arange(chunk.n_runs, device=device).unsqueeze(1)
         return local
-
-    cache = {}
-
-    def chunk_data(chunk):
-        key = int(chunk.index[0])
-        if key not in cache:
-            cache.clear()
-            cache[key] = part(chunk)
-        return cache[key]
 
     def init(chunk):
         state = {"u": torch.full((chunk.n_runs, d), init_u, dtype=dtype, device=device),
@@ -120,8 +103,7 @@ def train_runs(data: dict, params: dict, keys: np.ndarray, n_steps: int, batch_s
             g = torch.einsum("rnd,rn->rd", local["X"], residual) * (lr / n)
             sample = None
         else:
-            sample = state["sample"] if k % _BLOCK else sample_block(chunk.random, k // _BLOCK, batch_size, n)
-            idx = sample[:, k % _BLOCK]  # [runs, b]
+            sample, idx = step_indices(state["sample"], k, chunk.random, batch_size, n)  # idx [runs, b]
             xb = local["X"][local["rows"], idx]  # [runs, b, d]
             residual = (xb * beta.unsqueeze(1)).sum(2) - local["y"].gather(1, idx)
             g = (xb * residual.unsqueeze(2)).mean(1) * lr

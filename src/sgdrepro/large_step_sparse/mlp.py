@@ -29,14 +29,12 @@ import torch
 from sgdrepro.core import RunRandom, train_batched
 from sgdrepro.core.trainer import Trajectory
 
+from .batches import chunk_rows, per_chunk, sample_block, step_indices
 from .measures import feature_sparsity, feature_sparsity_dedup
 from .schedules import piecewise_lr
 
 __all__ = ["forward", "gradients", "jacobian", "jacobian_rank", "init_params", "teacher_student_data",
            "train_runs", "n_params"]
-
-_BLOCK = 1024  # sample indices drawn per random-stream step
-
 
 def forward(weights, biases, x):
     """Hidden pre-activations ``[h_1, ..., h_L]`` (each [runs, B, m_l]) and outputs f [runs, B]
@@ -143,16 +141,7 @@ def train_runs(data: dict, init: dict, params: dict, keys: np.ndarray, n_steps: 
     init = {k: v.to(device=device, dtype=dtype) for k, v in init.items()}
     n_layers = len([k for k in init if k.startswith("W")])
     n = data["X"].shape[1]
-    cache = {}
-
-    def chunk_data(chunk):
-        key = int(chunk.index[0])
-        if key not in cache:
-            cache.clear()
-            index = torch.as_tensor(chunk.index, device=device)
-            cache[key] = {k: v.index_select(0, index) for k, v in data.items()}
-            cache[key]["rows"] = torch.arange(chunk.n_runs, device=device).unsqueeze(1)
-        return cache[key]
+    chunk_data = per_chunk(lambda chunk: chunk_rows(data, chunk, device))
 
     def lr_at(k, chunk):
         p = chunk.params
@@ -162,13 +151,12 @@ def train_runs(data: dict, init: dict, params: dict, keys: np.ndarray, n_steps: 
     def init_fn(chunk):
         index = torch.as_tensor(chunk.index, device=device)
         state = {k: v.index_select(0, index).clone() for k, v in init.items()}
-        state["sample"] = chunk.random.randint("sample", 0, (_BLOCK, batch_size), n)
+        state["sample"] = sample_block(chunk.random, 0, batch_size, n)
         return state
 
     def step(state, k, chunk):
         loc = chunk_data(chunk)
-        sample = state["sample"] if k % _BLOCK else chunk.random.randint("sample", k // _BLOCK, (_BLOCK, batch_size), n)
-        idx = sample[:, k % _BLOCK]
+        sample, idx = step_indices(state["sample"], k, chunk.random, batch_size, n)
         xb, yb = loc["X"][loc["rows"], idx], loc["y"].gather(1, idx)
         weights, biases = split(state, n_layers)
         grad_W, grad_b = gradients(weights, biases, xb, yb)

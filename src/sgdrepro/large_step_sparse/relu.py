@@ -33,13 +33,11 @@ import torch
 from sgdrepro.core import RunRandom, train_batched
 from sgdrepro.core.trainer import Trajectory
 
+from .batches import chunk_rows, per_chunk, sample_block, step_indices
 from .measures import feature_sparsity, feature_sparsity_dedup
 from .schedules import piecewise_lr
 
 __all__ = ["forward", "gradients", "teacher_student_data", "regression_1d_data", "train_runs"]
-
-_BLOCK = 1024
-
 
 def forward(W, b, a, x):
     """Pre-activations h [runs, B, m] and outputs f [runs, B] for inputs x [runs, B, d]."""
@@ -113,19 +111,7 @@ def train_runs(data: dict, init: dict, params: dict, keys: np.ndarray, n_steps: 
     init = {k: v.to(device=device, dtype=dtype) for k, v in init.items()}
     n = data["X"].shape[1]
 
-    def local(chunk):
-        index = torch.as_tensor(chunk.index, device=device)
-        return {k: v.index_select(0, index) for k, v in data.items()}
-
-    cache = {}
-
-    def chunk_data(chunk):
-        key = int(chunk.index[0])
-        if key not in cache:
-            cache.clear()
-            cache[key] = local(chunk)
-            cache[key]["rows"] = torch.arange(chunk.n_runs, device=device).unsqueeze(1)
-        return cache[key]
+    chunk_data = per_chunk(lambda chunk: chunk_rows(data, chunk, device))
 
     def lr_at(k, chunk):
         p = chunk.params
@@ -134,13 +120,12 @@ def train_runs(data: dict, init: dict, params: dict, keys: np.ndarray, n_steps: 
     def init_fn(chunk):
         index = torch.as_tensor(chunk.index, device=device)
         state = {k: v.index_select(0, index).clone() for k, v in init.items()}
-        state["sample"] = chunk.random.randint("sample", 0, (_BLOCK, batch_size), n)
+        state["sample"] = sample_block(chunk.random, 0, batch_size, n)
         return state
 
     def step(state, k, chunk):
         loc = chunk_data(chunk)
-        sample = state["sample"] if k % _BLOCK else chunk.random.randint("sample", k // _BLOCK, (_BLOCK, batch_size), n)
-        idx = sample[:, k % _BLOCK]
+        sample, idx = step_indices(state["sample"], k, chunk.random, batch_size, n)
         xb, yb = loc["X"][loc["rows"], idx], loc["y"].gather(1, idx)
         grad_W, grad_b, grad_a = gradients(state["W"], state["b"], state["a"], xb, yb)
         lr = lr_at(k, chunk)

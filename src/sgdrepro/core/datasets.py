@@ -106,19 +106,20 @@ def _nested_dir(directory: Path, name: str) -> Path:
     return nested if nested.is_dir() else directory
 
 
+def _read_cifar_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """One pickled CIFAR batch: uint8 images [n, 3, 32, 32] and int64 labels (``label_key``)."""
+    with open(path, "rb") as handle:
+        batch = pickle.load(handle, encoding="bytes")
+    return batch[b"data"].reshape(-1, 3, 32, 32), np.asarray(batch[label_key], dtype=np.int64)
+
+
 def load_cifar10(directory: str | Path) -> dict[str, np.ndarray]:
     """CIFAR-10 as float32 images in [0, 1] of shape [n, 3, 32, 32] and int64 labels."""
     directory = Path(directory)
     check_dataset("cifar10", directory)
     base = _nested_dir(directory, "cifar10")
-
-    def read(name):
-        with open(base / name, "rb") as handle:
-            batch = pickle.load(handle, encoding="bytes")
-        return batch[b"data"].reshape(-1, 3, 32, 32), np.asarray(batch[b"labels"], dtype=np.int64)
-
-    train = [read(f) for f in CIFAR10_FILES[:-1]]
-    x_test, y_test = read("test_batch")
+    train = [_read_cifar_batch(base / f, b"labels") for f in CIFAR10_FILES[:-1]]
+    x_test, y_test = _read_cifar_batch(base / "test_batch", b"labels")
     return {
         "x_train": np.concatenate([x for x, _ in train]).astype(np.float32) / 255.0,
         "y_train": np.concatenate([y for _, y in train]),
@@ -132,14 +133,8 @@ def load_cifar100(directory: str | Path) -> dict[str, np.ndarray]:
     directory = Path(directory)
     check_dataset("cifar100", directory)
     base = _nested_dir(directory, "cifar100")
-
-    def read(name):
-        with open(base / name, "rb") as handle:
-            batch = pickle.load(handle, encoding="bytes")
-        return batch[b"data"].reshape(-1, 3, 32, 32), np.asarray(batch[b"fine_labels"], dtype=np.int64)
-
-    x_train, y_train = read("train")
-    x_test, y_test = read("test")
+    x_train, y_train = _read_cifar_batch(base / "train", b"fine_labels")
+    x_test, y_test = _read_cifar_batch(base / "test", b"fine_labels")
     return {"x_train": x_train.astype(np.float32) / 255.0, "y_train": y_train,
             "x_test": x_test.astype(np.float32) / 255.0, "y_test": y_test}
 

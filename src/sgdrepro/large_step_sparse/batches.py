@@ -15,7 +15,7 @@ import torch
 
 from sgdrepro.core import RunRandom
 
-__all__ = ["SAMPLE_BLOCK", "sample_block", "step_indices", "per_chunk", "chunk_rows"]
+__all__ = ["SAMPLE_BLOCK", "sample_block", "step_indices", "per_chunk", "chunk_rows", "initial_state"]
 
 SAMPLE_BLOCK = 1024
 
@@ -56,3 +56,12 @@ def chunk_rows(data: dict, chunk, device) -> dict:
     local = {k: v.index_select(0, index) for k, v in data.items()}
     local["rows"] = torch.arange(chunk.n_runs, device=device).unsqueeze(1)
     return local
+
+
+def initial_state(init: dict, chunk, device, batch_size: int, n: int) -> dict:
+    """The chunk's copy of the per-run initial tensors in ``init``, plus the first block of
+    sample indices (``sample``)."""
+    index = torch.as_tensor(chunk.index, device=device)
+    state = {k: v.index_select(0, index).clone() for k, v in init.items()}
+    state["sample"] = sample_block(chunk.random, 0, batch_size, n)
+    return state

@@ -29,7 +29,7 @@ import torch
 from sgdrepro.core import RunRandom, train_batched
 from sgdrepro.core.trainer import Trajectory
 
-from .batches import chunk_rows, per_chunk, sample_block, step_indices
+from .batches import chunk_rows, initial_state, per_chunk, step_indices
 from .measures import feature_sparsity, feature_sparsity_dedup
 from .schedules import piecewise_lr
 
@@ -149,10 +149,7 @@ def train_runs(data: dict, init: dict, params: dict, keys: np.ndarray, n_steps: 
                             p["warmup_exponent"])
 
     def init_fn(chunk):
-        index = torch.as_tensor(chunk.index, device=device)
-        state = {k: v.index_select(0, index).clone() for k, v in init.items()}
-        state["sample"] = sample_block(chunk.random, 0, batch_size, n)
-        return state
+        return initial_state(init, chunk, device, batch_size, n)
 
     def step(state, k, chunk):
         loc = chunk_data(chunk)

@@ -29,3 +29,15 @@ def test_scalar_pins_a_dim_and_empty_is_rejected():
     assert Grid.from_config({"lr": 0.5, "seed": [0, 1]}).shape == (1, 2)
     with pytest.raises(ValueError, match="empty"):
         Grid.from_config({"lr": []})
+
+
+def test_paired_values_follow_their_coordinate():
+    """A list given per coordinate of one dim (a decay factor per decay time) spreads over the runs."""
+    grid = Grid.from_config({"lr": [0.1, 0.2], "decay_at": [1.0, 0.1, 0.5], "seed": [0, 1]})
+    factors = grid.paired("decay_at", [1.0, 4.8, 1.5])
+    flat = grid.flat()
+    expected = {1.0: 1.0, 0.1: 4.8, 0.5: 1.5}
+    assert factors.shape == (grid.size,)
+    assert all(factors[i] == expected[flat["decay_at"][i]] for i in range(grid.size))
+    with pytest.raises(ValueError, match="2 values paired with the 3 coordinates of 'decay_at'"):
+        grid.paired("decay_at", [1.0, 4.8])

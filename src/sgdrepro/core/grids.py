@@ -59,6 +59,15 @@ class Grid:
         mesh = np.meshgrid(*self.coords.values(), indexing="ij")
         return {name: m.reshape(-1) for name, m in zip(self.dims, mesh)}
 
+    def paired(self, dim: str, values: Sequence) -> np.ndarray:
+        """Per run (C order), the entry of ``values`` paired with the run's coordinate on ``dim``:
+        a config list given once per coordinate of a grid dim (a decay factor per decay time, a
+        step size per phase length), ``values[i]`` belonging to the i-th coordinate."""
+        values = np.asarray(values)
+        if len(values) != len(self.coords[dim]):
+            raise ValueError(f"{len(values)} values paired with the {len(self.coords[dim])} coordinates of '{dim}'")
+        return values[np.indices(self.shape)[self.dims.index(dim)].reshape(-1)]
+
     def points(self) -> Iterator[dict]:
         """The grid points in run order, as plain-Python dicts."""
         flat = self.flat()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DatasetMissing", "load_mnist", "load_cifar10", "load_cifar100", "load_tiny_imagenet", "load_digits",
+__all__ = ["DatasetMissing", "DATA_FOLDERS", "load_mnist", "load_cifar10", "load_cifar100", "load_tiny_imagenet", "load_digits",
            "load_dataset", "expected_files"]
 
 MNIST_FILES = {
@@ -32,7 +32,8 @@ SOURCES = {
     "cifar100": "cifar-100-python.tar.gz from www.cs.toronto.edu/~kriz/cifar.html, extracted",
     "tiny_imagenet": "tiny-imagenet-200.zip from cs231n.stanford.edu (or a mirror), extracted",
 }
-_NESTED = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python", "tiny_imagenet": "tiny-imagenet-200"}
+# the folder each archive extracts to, looked for inside ``datasets_dir``
+DATA_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python", "tiny_imagenet": "tiny-imagenet-200"}
 
 
 class DatasetMissing(FileNotFoundError):
@@ -43,7 +44,7 @@ def expected_files(name: str) -> list[str]:
     if name == "mnist":
         return list(MNIST_FILES.values())
     files = {"cifar10": CIFAR10_FILES, "cifar100": CIFAR100_FILES, "tiny_imagenet": TINY_IMAGENET_FILES}[name]
-    return [f"{_NESTED[name]}/{f}" for f in files]
+    return [f"{DATA_FOLDERS[name]}/{f}" for f in files]
 
 
 def _missing(name: str, directory: Path, missing: list[str]) -> DatasetMissing:
@@ -102,7 +103,7 @@ def load_mnist(directory: str | Path) -> dict[str, np.ndarray]:
 
 def _nested_dir(directory: Path, name: str) -> Path:
     """The data set's own folder inside ``directory`` if there is one, else ``directory`` itself."""
-    nested = directory / _NESTED[name]
+    nested = directory / DATA_FOLDERS[name]
     return nested if nested.is_dir() else directory
 
 

@@ -54,9 +54,6 @@ def check_config(config: dict, key_prefix: str) -> None:
         _check_deep(config, scale[name], f"{key_prefix}.{name}")
 
 
-_DATA_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python", "tiny_imagenet": "tiny-imagenet-200"}
-
-
 def _check_deep(config: dict, deep_cfg: dict, prefix: str) -> None:
     _paired(deep_cfg, "lr", "large_phase", prefix)
     if deep_cfg["architecture"] == "resnet" and len(deep_cfg["blocks"]) != len(deep_cfg["widths"]):
@@ -74,11 +71,11 @@ def _check_deep(config: dict, deep_cfg: dict, prefix: str) -> None:
     if deep_cfg["dataset"] == "synthetic_cifar" and deep_cfg["batch_size"] > deep_cfg["synthetic_n_train"]:
         raise ConfigError(f"{prefix}.batch_size", deep_cfg["batch_size"],
                           f"must be <= synthetic_n_train ({deep_cfg['synthetic_n_train']})")
-    if deep_cfg["dataset"] in _DATA_FOLDERS:
-        from sgdrepro.core.datasets import check_dataset
+    from sgdrepro.core.datasets import DATA_FOLDERS, check_dataset
 
+    if deep_cfg["dataset"] in DATA_FOLDERS:
         name = deep_cfg["dataset"]
         directory = config.get("datasets_dir")
         if not directory:
-            raise ConfigError("datasets_dir", directory, f"{prefix}.dataset is {name}: name the directory holding {_DATA_FOLDERS[name]}")
+            raise ConfigError("datasets_dir", directory, f"{prefix}.dataset is {name}: name the directory holding {DATA_FOLDERS[name]}")
         check_dataset(name, directory)

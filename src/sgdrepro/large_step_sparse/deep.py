@@ -69,17 +69,20 @@ class Architecture:
         return len(self.widths)
 
 
-def init_params(arch: Architecture, random: RunRandom, dtype=torch.float32) -> dict:
-    """Per-run parameters and BN buffers ``[runs, ...]`` from counter-based streams."""
+def init_params(arch, random: RunRandom, dtype=torch.float32) -> dict:
+    """Per-run parameters and BN buffers ``[runs, ...]`` from counter-based streams, for any
+    architecture that lists its convolutions (``convs``: name -> (cout, cin, k, ...)), its batch
+    norms (``bns``: name -> channels), ``feature_dim`` and ``n_classes`` (ResNets, DenseNets)."""
     params, buffers = {}, {}
     runs = random.n_runs
-    for name, (cout, cin, k, _) in arch.convs.items():
+    for name, (cout, cin, k, *_) in arch.convs.items():
         std = math.sqrt(2.0 / (cout * k * k))  # He normal, fan_out, ReLU gain
         params[name + ".w"] = std * random.normal("init." + name, 0, (cout, cin, k, k), dtype)
-        params[name + ".g"] = torch.ones(runs, cout, dtype=dtype, device=random.device)
-        params[name + ".b"] = torch.zeros(runs, cout, dtype=dtype, device=random.device)
-        buffers[name + ".mean"] = torch.zeros(runs, cout, dtype=dtype, device=random.device)
-        buffers[name + ".var"] = torch.ones(runs, cout, dtype=dtype, device=random.device)
+    for name, channels in arch.bns.items():
+        params[name + ".g"] = torch.ones(runs, channels, dtype=dtype, device=random.device)
+        params[name + ".b"] = torch.zeros(runs, channels, dtype=dtype, device=random.device)
+        buffers[name + ".mean"] = torch.zeros(runs, channels, dtype=dtype, device=random.device)
+        buffers[name + ".var"] = torch.ones(runs, channels, dtype=dtype, device=random.device)
     bound = 1.0 / math.sqrt(arch.feature_dim)
     u = random.uniform("init.fc", 0, (arch.n_classes, arch.feature_dim), dtype)
     params["fc.w"] = (2 * u - 1) * bound

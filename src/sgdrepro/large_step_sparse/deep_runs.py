@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from sgdrepro.core import Grid, RunRandom, run_keys, train_batched
-from sgdrepro.core.datasets import load_cifar10, load_cifar100, load_digits, load_tiny_imagenet
+from sgdrepro.core.datasets import load_dataset
 
 from . import deep, densenet
 from .measures import feature_sparsity_dedup
@@ -36,17 +36,9 @@ N_CLASSES = {"digits": 10, "cifar10": 10, "cifar100": 100, "tiny_imagenet": 200}
 def load_deep_data(cfg: dict, datasets_dir: str | None) -> dict:
     """digits (8x8, 1 channel), cifar10 / cifar100 / tiny_imagenet (from datasets_dir) or
     synthetic_cifar, as float32 images in [0, 1] and int64 labels."""
-    name = cfg["dataset"]
-    if name == "digits":
-        return load_digits(image=True)
-    if name == "cifar10":
-        return load_cifar10(datasets_dir)
-    if name == "cifar100":
-        return load_cifar100(datasets_dir)
-    if name == "tiny_imagenet":
-        return load_tiny_imagenet(datasets_dir)
-    return deep.synthetic_cifar(cfg["synthetic_n_train"], cfg["synthetic_n_test"],
-                                n_classes=n_classes_of(cfg))
+    if cfg["dataset"] == "synthetic_cifar":
+        return deep.synthetic_cifar(cfg["synthetic_n_train"], cfg["synthetic_n_test"], n_classes=n_classes_of(cfg))
+    return load_dataset(cfg["dataset"], datasets_dir, image=True)  # image: digits as [n, 1, 8, 8]
 
 
 def n_classes_of(cfg: dict) -> int:
@@ -112,11 +104,9 @@ def augment_batch(x: torch.Tensor, random: RunRandom, step: int, padding: int, f
 
 def _grid(cfg: dict) -> tuple[Grid, dict]:
     grid = Grid.from_config({"large_phase": cfg["large_phase"], "seed": list(range(cfg["n_seeds"]))})
-    flat = grid.flat()
-    position = {float(v): i for i, v in enumerate(cfg["large_phase"])}
-    which = np.array([position[float(v)] for v in flat["large_phase"]])
     full = lambda value: np.full(grid.size, float(value))  # noqa: E731
-    params = {"lr": np.asarray(cfg["lr"], dtype=np.float64)[which], "large_phase": flat["large_phase"].astype(np.float64),
+    params = {"lr": grid.paired("large_phase", cfg["lr"]).astype(np.float64),
+              "large_phase": grid.flat()["large_phase"].astype(np.float64),
               "warmup_exp": full(cfg["warmup_exp"]), "momentum": full(cfg.get("momentum", 0.0)),
               "weight_decay": full(cfg.get("weight_decay", 0.0)), "augment": full(bool(cfg.get("augment", False)))}
     return grid, params

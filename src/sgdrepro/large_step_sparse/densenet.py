@@ -29,9 +29,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from sgdrepro.core import RunRandom
-
-from .deep import batch_norm_runs, conv_runs
+from .deep import batch_norm_runs, conv_runs, init_params  # init_params: shared with ResNets
 
 __all__ = ["DenseNetArchitecture", "init_params", "forward", "layers_per_block"]
 
@@ -91,25 +89,6 @@ class DenseNetArchitecture:
         """Trainable parameters of one network: conv weights, BN scales and shifts, classifier."""
         conv = sum(cout * cin * k * k for cout, cin, k in self.convs.values())
         return conv + 2 * sum(self.bns.values()) + self.feature_dim * self.n_classes + self.n_classes
-
-
-def init_params(arch: DenseNetArchitecture, random: RunRandom, dtype=torch.float32) -> dict:
-    """Per-run parameters and BN buffers ``[runs, ...]`` from counter-based streams."""
-    params, buffers = {}, {}
-    runs, device = random.n_runs, random.device
-    for name, (cout, cin, k) in arch.convs.items():
-        std = math.sqrt(2.0 / (cout * k * k))  # He normal, fan_out, ReLU gain
-        params[name + ".w"] = std * random.normal("init." + name, 0, (cout, cin, k, k), dtype)
-    for name, c in arch.bns.items():
-        params[name + ".g"] = torch.ones(runs, c, dtype=dtype, device=device)
-        params[name + ".b"] = torch.zeros(runs, c, dtype=dtype, device=device)
-        buffers[name + ".mean"] = torch.zeros(runs, c, dtype=dtype, device=device)
-        buffers[name + ".var"] = torch.ones(runs, c, dtype=dtype, device=device)
-    bound = 1.0 / math.sqrt(arch.feature_dim)
-    u = random.uniform("init.fc", 0, (arch.n_classes, arch.feature_dim), dtype)
-    params["fc.w"] = (2 * u - 1) * bound
-    params["fc.b"] = torch.zeros(runs, arch.n_classes, dtype=dtype, device=device)
-    return {"params": params, "buffers": buffers}
 
 
 def _bn_relu(name, x, params, buffers, training):

@@ -42,10 +42,8 @@ def _schedule_grid(cfg: dict, paired: str = "decay_factor") -> tuple[Grid, dict]
     """Grid (lr, decay_at, seed) and per-run params; ``decay_factor`` is paired with ``decay_at``."""
     grid = Grid.from_config({"lr": cfg["lr"], "decay_at": cfg["decay_at"], "seed": list(range(cfg["n_seeds"]))})
     flat = grid.flat()
-    position = {float(v): i for i, v in enumerate(cfg["decay_at"])}
-    which = np.array([position[float(v)] for v in flat["decay_at"]])
     params = {"lr": flat["lr"].astype(np.float64), "decay_at": flat["decay_at"].astype(np.float64),
-              "decay_factor": np.asarray(cfg[paired], dtype=np.float64)[which]}
+              "decay_factor": grid.paired("decay_at", cfg[paired]).astype(np.float64)}
     return grid, params
 
 
@@ -198,11 +196,9 @@ _THREE_LAYER_VARS = {
 def _phase_grid(cfg: dict) -> tuple[Grid, dict]:
     """Grid (large_phase, seed); ``lr`` and ``decay_factor`` are paired with ``large_phase``."""
     grid = Grid.from_config({"large_phase": cfg["large_phase"], "seed": list(range(cfg["n_seeds"]))})
-    flat = grid.flat()
-    position = {float(v): i for i, v in enumerate(cfg["large_phase"])}
-    which = np.array([position[float(v)] for v in flat["large_phase"]])
-    params = {"lr": np.asarray(cfg["lr"], dtype=np.float64)[which], "decay_at": flat["large_phase"].astype(np.float64),
-              "decay_factor": np.asarray(cfg["decay_factor"], dtype=np.float64)[which],
+    params = {"lr": grid.paired("large_phase", cfg["lr"]).astype(np.float64),
+              "decay_at": grid.flat()["large_phase"].astype(np.float64),
+              "decay_factor": grid.paired("large_phase", cfg["decay_factor"]).astype(np.float64),
               "warmup_factor": np.full(grid.size, float(cfg["warmup_factor"])),
               "warmup_exponent": np.full(grid.size, float(cfg["warmup_exponent"]))}
     return grid, params

@@ -1,4 +1,5 @@
-"""DenseNets, the momentum / weight-decay / augmentation step, and the CIFAR-100 / Tiny ImageNet loaders."""
+"""Stacked ResNets and DenseNets, the momentum / weight-decay / augmentation step, and the CIFAR-100 /
+Tiny ImageNet loaders."""
 
 from __future__ import annotations
 
@@ -61,22 +62,48 @@ def test_densenet_depth_must_fit_the_blocks():
         densenet.layers_per_block(101, True)
 
 
-def test_batched_densenet_equals_runs_alone():
-    """Stacked runs (grouped convolutions, per-run BN) give each run's own forward pass and buffers."""
-    arch = densenet.DenseNetArchitecture(3, 10, 4, 7)
-    rr = RunRandom(keys(3))
-    state = densenet.init_params(arch, rr, torch.float64)
-    x = torch.rand(3, 5, 3, 8, 8, dtype=torch.float64)
+ARCHITECTURES = {  # small networks of both kinds, on 3-channel 8x8 images
+    "resnet": (deep, deep.Architecture(3, [4, 8], [1, 1], 10)),
+    "densenet": (densenet, densenet.DenseNetArchitecture(3, 10, 4, 7)),
+}
+
+
+def stacked_forward(kind: str, n_runs: int = 3):
+    """A training-mode forward pass of ``n_runs`` stacked networks of ``kind`` on random 8x8
+    images: (initial state, images, updated BN buffers, logits, per-stage/block features)."""
+    net, arch = ARCHITECTURES[kind]
+    state = net.init_params(arch, RunRandom(keys(n_runs)), torch.float64)
+    x = torch.rand(n_runs, 5, 3, 8, 8, dtype=torch.float64)
     buffers = {k: v.clone() for k, v in state["buffers"].items()}
-    logits, feats = densenet.forward(arch, state["params"], buffers, x, training=True, return_features=True)
-    assert logits.shape == (3, 5, 7)
+    logits, feats = net.forward(arch, state["params"], buffers, x, training=True, return_features=True)
+    return state, x, buffers, logits, feats
+
+
+@pytest.mark.parametrize("kind", list(ARCHITECTURES))
+def test_stacked_networks_equal_networks_alone(kind):
+    """Stacked runs (grouped convolutions, per-run BN) give each run's own forward pass and buffers."""
+    net, arch = ARCHITECTURES[kind]
+    state, x, buffers, logits, _ = stacked_forward(kind)
     for r in range(3):
         alone = {k: v[r:r + 1] for k, v in state["params"].items()}
         alone_buffers = {k: v[r:r + 1].clone() for k, v in state["buffers"].items()}
-        single = densenet.forward(arch, alone, alone_buffers, x[r:r + 1], training=True)
+        single = net.forward(arch, alone, alone_buffers, x[r:r + 1], training=True)
         np.testing.assert_allclose(single[0], logits[r], rtol=1e-10, atol=1e-12)
         for name in alone_buffers:
             np.testing.assert_allclose(alone_buffers[name][0], buffers[name][r], rtol=1e-12)
+
+
+def test_resnet_stage_features_are_post_relu():
+    _, _, _, logits, feats = stacked_forward("resnet")
+    assert logits.shape == (3, 5, 10)
+    assert [f.shape for f in feats] == [(3, 5, 4 * 8 * 8), (3, 5, 8 * 4 * 4)]
+    assert all(bool((f >= 0).all()) for f in feats)  # stage outputs are post-ReLU
+
+
+def test_densenet_block_features_grow_by_the_growth_rate():
+    _, _, _, logits, feats = stacked_forward("densenet")
+    arch = ARCHITECTURES["densenet"][1]
+    assert logits.shape == (3, 5, 7)
     # block outputs: 2k + k channels at 8x8, then floor(c/2) + k at 4x4, floor(.../2) + k at 2x2
     c1 = 8 + 4
     c2 = c1 // 2 + 4

@@ -125,25 +125,6 @@ def test_teacher_student_labels_come_from_the_teacher():
     assert data["y"].shape == (2, 15) and not torch.allclose(data["y"][0], data["y"][1])
 
 
-def test_batched_resnet_equals_runs_alone():
-    """Stacking runs (grouped convolutions, per-run BN) gives each run's own forward pass."""
-    arch = deep.Architecture(3, [4, 8], [1, 1], 10)
-    rr = RunRandom(run_keys("t", [{"seed": s} for s in range(3)], key_dims=("seed",)))
-    state = deep.init_params(arch, rr, torch.float64)
-    x = torch.rand(3, 5, 3, 8, 8, dtype=torch.float64)
-    buffers = {k: v.clone() for k, v in state["buffers"].items()}
-    logits, feats = deep.forward(arch, state["params"], buffers, x, training=True, return_features=True)
-    for r in range(3):
-        alone = {k: v[r:r + 1] for k, v in state["params"].items()}
-        alone_buffers = {k: v[r:r + 1].clone() for k, v in state["buffers"].items()}
-        single = deep.forward(arch, alone, alone_buffers, x[r:r + 1], training=True)
-        np.testing.assert_allclose(single[0], logits[r], rtol=1e-10, atol=1e-12)
-        for name in alone_buffers:
-            np.testing.assert_allclose(alone_buffers[name][0], buffers[name][r], rtol=1e-12)
-    assert [f.shape for f in feats] == [(3, 5, 4 * 8 * 8), (3, 5, 8 * 4 * 4)]
-    assert all(bool((f >= 0).all()) for f in feats)  # stage outputs are post-ReLU
-
-
 def test_resnet18_has_the_known_parameter_count():
     """ResNet-18 for CIFAR-10 (He et al. 2016; 3x3 stem): 11,173,962 trainable parameters."""
     arch = deep.Architecture(3, [64, 128, 256, 512], [2, 2, 2, 2], 10)

@@ -21,9 +21,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_workflow(workdir: Path, papers: list[str], *targets: str, config: list[str] = (), cores: int = 2,
-                 extra: list[str] = (), check: bool = True, tiny: bool = True) -> subprocess.CompletedProcess:
-    """``snakemake`` on the repo's Snakefile with results under ``workdir``."""
+def snakemake_command(workdir: Path, papers: list[str], *targets: str, config: list[str] = (), cores: int = 2,
+                      extra: list[str] = (), tiny: bool = True) -> list[str]:
+    """The ``snakemake`` command line on the repo's Snakefile with results under ``workdir``."""
     cmd = [
         sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
         "--cores", str(cores), "--quiet", "rules",
@@ -31,7 +31,13 @@ def run_workflow(workdir: Path, papers: list[str], *targets: str, config: list[s
     if tiny:
         cmd += ["--configfile", str(REPO / "config" / "test.yaml")]
     # targets first: everything after --config would be read as config entries
-    cmd += [*targets, *extra, "--config", f"papers={json.dumps(papers)}", *config]
+    return cmd + [*targets, *extra, "--config", f"papers={json.dumps(papers)}", *config]
+
+
+def run_workflow(workdir: Path, papers: list[str], *targets: str, config: list[str] = (), cores: int = 2,
+                 extra: list[str] = (), check: bool = True, tiny: bool = True) -> subprocess.CompletedProcess:
+    """``snakemake`` on the repo's Snakefile with results under ``workdir``."""
+    cmd = snakemake_command(workdir, papers, *targets, config=config, cores=cores, extra=extra, tiny=tiny)
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
@@ -54,9 +60,7 @@ def tiny_papers() -> list[str]:
 
 
 def _start_dag(workdir: Path, papers: list[str], cores: int, hash_seed: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", str(cores), "--quiet", "rules", "--configfile", str(REPO / "config" / "test.yaml"),
-           "--config", f"papers={json.dumps(papers)}"]
+    cmd = snakemake_command(workdir, papers, cores=cores)
     workdir.mkdir(parents=True)
     with open(workdir.parent / f"{workdir.name}.log", "w") as log:  # the child keeps its own handle
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,

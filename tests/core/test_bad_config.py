@@ -142,6 +142,7 @@ GLOBAL_CASES = [
     ("scale_empty", {"scale": None}, "scale", "null"),
     ("device_unknown", {"device": "tpu"}, "device", "'tpu'"),
     ("dtype_unknown", {"dtype": "float16"}, "dtype", "'float16'"),
+    ("numerics_unknown", {"numerics": "fast"}, "numerics", "'fast'"),
     ("root_seed_negative", {"root_seed": -1}, "root_seed", "-1"),
     ("root_seed_word", {"root_seed": "abc"}, "root_seed", "'abc'"),
     ("root_seed_fraction", {"root_seed": 1.5}, "root_seed", "1.5"),

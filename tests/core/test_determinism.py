@@ -4,8 +4,10 @@
   machines) is tested on small synthetic trees: identical, one byte changed, a file missing,
   a digest table written on one side and compared on the other, temp files and logs ignored.
 - The whole DAG over every paper is run twice on the tiny test config, in fresh scratch
-  directories, at the same time: once with ``--cores 1`` and once with ``--cores 2`` (and
-  different Python hash seeds, so that nothing may depend on set or dict-of-str ordering);
+  directories, at the same time: once with ``--cores 1`` with every CPU-dispatching library told
+  to use its baseline instruction set (conftest.OLDEST_CPU: what the oldest x86-64 machine would
+  pick) and once with ``--cores 2`` on this CPU (and different Python hash seeds, so that nothing
+  may depend on set or dict-of-str ordering);
   the session fixture ``tiny_dags`` of conftest runs them, and the per-paper end-to-end tests
   read the same runs. These are two clean runs; every .nc, .pdf, .png, .json and .html must
   be byte-identical between them.
@@ -127,8 +129,9 @@ def test_digests_function_skips_hidden_and_other_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_dag_is_byte_identical_with_1_and_2_cores(tiny_dags):
-    """The session's two tiny DAGs (--cores 1 and --cores 2, run at the same time, see conftest)."""
+def test_dag_is_byte_identical_with_1_and_2_cores_and_on_an_older_cpu(tiny_dags):
+    """The session's two tiny DAGs (--cores 1 on the emulated oldest x86-64 CPU and --cores 2 on this
+    one, run at the same time, see conftest): portable numerics make them byte-identical."""
     papers = sorted(p.name for p in tiny_dags[2].iterdir() if (p / "claims.json").exists())
     assert papers, "the tiny DAG produced no paper"
     one, two = tiny_dags[1], tiny_dags[2]

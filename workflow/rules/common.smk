@@ -4,6 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
+from sgdrepro.core import numerics
 from sgdrepro.core.config import ConfigError, validate_config
 from sgdrepro.core.datasets import DatasetMissing
 
@@ -21,6 +22,9 @@ try:
 except (ConfigError, DatasetMissing) as error:
     sys.exit(f"sgdrepro config error: {error}")
 validate(config, "../schemas/config.schema.yaml")
+
+# Every job is a process started after this line: it inherits the pinned CPU code paths.
+numerics.apply(config["numerics"])
 
 SCALE = config["scale"]
 PAPERS = list(config["papers"])

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from . import numerics
 from .claims import write_claims
 from .device import resolve_device, resolve_dtype
 from .figures import save_figure
@@ -59,8 +60,9 @@ def set_threads(n: int) -> None:
 
 
 @contextlib.contextmanager
-def job_logging(log_path: str | None):
-    """Send logging and warnings of one job to its log file."""
+def job_logging(log_path: str | None, config: Mapping | None = None):
+    """Send logging and warnings of one job to its log file; with ``config``, first check that
+    the job runs with the numerics environment the config asks for (in the log if not)."""
     root = logging.getLogger()
     handler = logging.FileHandler(log_path, mode="w") if log_path else logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -69,6 +71,8 @@ def job_logging(log_path: str | None):
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     logging.captureWarnings(True)
     try:
+        if config is not None:
+            numerics.check(config.get("numerics", "portable"))
         yield logging.getLogger("sgdrepro")
     except Exception:
         logging.getLogger("sgdrepro").exception("job failed")
@@ -94,9 +98,10 @@ def train_job(smk) -> None:
     """Run one experiment and store its trajectories."""
     paper, experiment, cfg = smk.params.paper, smk.params.experiment, dict(smk.params.cfg)
     config = smk.config
-    with job_logging(smk.log[0] if smk.log else None) as log:
+    with job_logging(smk.log[0] if smk.log else None, config) as log:
         set_threads(smk.params.threads)
         device = resolve_device(config["device"])
+        numerics.deterministic(device)
         ctx = RunContext(
             paper=paper,
             experiment=experiment,
@@ -111,14 +116,15 @@ def train_job(smk) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("once")
             dataset = getattr(_paper_module(paper, "experiments"), f"run_{experiment}")(cfg, ctx)
-        attrs = provenance(paper, experiment, cfg, config["scale"], ctx.root_seed, device.type)
+        attrs = provenance(paper, experiment, cfg, config["scale"], ctx.root_seed, device.type,
+                           config.get("numerics", "portable"))
         write_dataset(dataset, smk.output.nc, attrs)
 
 
 def figure_job(smk) -> None:
     """Render one figure from stored trajectories."""
     paper, figure = smk.params.paper, smk.params.figure
-    with job_logging(smk.log[0] if smk.log else None):
+    with job_logging(smk.log[0] if smk.log else None, smk.config):
         set_threads(1)
         data = _load_inputs(_named(smk.input))
         fig, caption = getattr(_paper_module(paper, "figures"), f"plot_{figure}")(data, smk.params.cfg)
@@ -128,7 +134,7 @@ def figure_job(smk) -> None:
 def claims_job(smk) -> None:
     """Measure a paper's claims from stored trajectories."""
     paper = smk.params.paper
-    with job_logging(smk.log[0] if smk.log else None):
+    with job_logging(smk.log[0] if smk.log else None, smk.config):
         set_threads(1)
         data = _load_inputs(_named(smk.input))
         claims = _paper_module(paper, "claims").measure_claims(data, smk.params.cfg)

@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from .config import config_digest
+from .numerics import describe
 
 __all__ = ["write_dataset", "read_dataset", "provenance", "git_commit", "atomic_path"]
 
@@ -45,7 +46,8 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
-def provenance(paper: str, experiment: str, cfg: Mapping, scale: str, root_seed: int, device: str) -> dict:
+def provenance(paper: str, experiment: str, cfg: Mapping, scale: str, root_seed: int, device: str,
+               numerics: str = "portable") -> dict:
     """Provenance attrs for a trajectory file (all deterministic)."""
     from sgdrepro import __version__
 
@@ -61,6 +63,8 @@ def provenance(paper: str, experiment: str, cfg: Mapping, scale: str, root_seed:
         "root_seed": int(root_seed),
         "seeds": str(seeds) if seeds is not None else "see seed coordinate",
         "device": device,
+        "numerics": numerics,
+        "numerics_env": describe(numerics),
     }
 
 

@@ -45,7 +45,8 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> dict:
+    """Run the benchmark, print its table, and return the measured numbers (``benchmarks/gpu_check.py``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--chains", type=int, default=64, help="chains per grid point (the paper: 1600)")
@@ -93,6 +94,13 @@ def main(argv=None) -> None:
     print(f"per-run loop : {loop_rate:12.0f} run-steps/s  ({len(points)} runs timed, median of {args.repeats})")
     print(f"batched      : {batched_rate:12.0f} run-steps/s  ({grid.size} runs, median of {args.repeats})")
     print(f"speed-up     : {batched_rate / loop_rate:12.1f} x")
+    return {
+        "benchmark": "heavy_tail", "device": str(device), "dtype": "float64", "threads": args.threads,
+        "runs": grid.size, "chains": args.chains, "dim": int(d), "steps": args.steps, "loop_runs": len(points),
+        "repeats": args.repeats, "loop_run_steps_per_s": loop_rate, "batched_run_steps_per_s": batched_rate,
+        "speedup": batched_rate / loop_rate,
+        "loop_rates": [r[0] for r in rates], "batched_rates": [r[1] for r in rates],
+    }
 
 
 if __name__ == "__main__":

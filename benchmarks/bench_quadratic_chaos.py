@@ -59,7 +59,8 @@ def batched(a_values, cfg, device, dtype) -> tuple[float, int]:
     return time.perf_counter() - start, len(a_values) * cfg["n_steps"]
 
 
-def main() -> None:
+def main(argv=None) -> dict:
+    """Run the benchmark, print its table, and return the measured numbers (``benchmarks/gpu_check.py``)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--num", type=int, default=4001, help="step sizes in the grid (paper: thousands)")
@@ -68,7 +69,7 @@ def main() -> None:
     parser.add_argument("--loop-runs", type=int, default=20,
                         help="step sizes timed in the per-run loop (its rate is per step, so a sample suffices)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for both (default 1: a fair, quiet comparison)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     dtype = torch.float64
@@ -89,6 +90,12 @@ def main() -> None:
           f"(whole grid by the loop: ~{len(a_values) * args.steps / rate_loop / 60:.1f} min)")
     if not math.isfinite(rate_batch / rate_loop):
         raise SystemExit("timing failed")
+    return {
+        "benchmark": "quadratic_chaos", "device": str(device), "dtype": "float64", "threads": torch.get_num_threads(),
+        "runs": len(a_values), "steps": args.steps, "d": args.d, "loop_runs": len(sample),
+        "loop_run_steps": n_loop, "loop_s": t_loop, "batched_s": t_batch,
+        "loop_run_steps_per_s": rate_loop, "batched_run_steps_per_s": rate_batch, "speedup": rate_batch / rate_loop,
+    }
 
 
 if __name__ == "__main__":

@@ -77,12 +77,48 @@ def test_cyclic_order_keeps_ratios_within_a_batch():
     assert abs(run.loss[-1] - theory.global_min_loss(n)) < 1e-10
 
 
-def test_relu_trace_at_limit_is_larger_for_small_batches():
+def test_relu_trace_at_the_end_point_is_larger_for_small_batches():
+    """At the end points themselves (no reconstructed limit), with the losers at the rounding floor."""
     n, d = 6, 8
     seed = next(s for s in range(20) if train(n, d, n, 0.2, 1, seed=s, activation="relu").measures["n_active_init"] >= 3)
     gd = train(n, d, n, 0.2, 3000, seed=seed, activation="relu").measures
     sgd = train(n, d, 1, 0.2, 3000, seed=seed, activation="relu").measures
     k = gd["n_active_init"]
-    assert gd["trace_hessian_limit"] == pytest.approx(theory.trace_hessian_global_min(n, d, k, True), abs=1e-9)
-    assert sgd["trace_hessian_limit"] == pytest.approx(theory.trace_hessian_global_min(n, d, 1, True), abs=1e-9)
-    assert sgd["trace_hessian_limit"] - gd["trace_hessian_limit"] == pytest.approx(2 * (k - 1) / n, abs=1e-9)
+    assert gd["n_active_final"] == k and sgd["n_active_final"] == 1
+    assert gd["trace_hessian"] == pytest.approx(theory.trace_hessian_global_min(n, d, k, True), abs=1e-9)
+    assert sgd["trace_hessian"] == pytest.approx(theory.trace_hessian_global_min(n, d, 1, True), abs=1e-9)
+    assert sgd["trace_hessian"] - gd["trace_hessian"] == pytest.approx(2 * (k - 1) / n, abs=1e-9)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_excess_loss_is_the_loss_minus_its_minimum(relu):
+    """The cancellation-free form equals L - L* wherever the direct difference is resolved."""
+    n, d = 5, 8
+    X, g = _data(n, d, seed=2)
+    w = torch.randn(500, d, generator=g, dtype=DT) * torch.logspace(-1.5, 0.3, 500, dtype=DT).unsqueeze(1)
+    flags = torch.full((500,), relu)
+    direct = loss(w, X, flags) - theory.global_min_loss(n)
+    assert torch.allclose(measures.excess_loss(w, X, flags), direct, rtol=1e-10, atol=1e-14)
+    # and at a global minimum it sits far below the float64 resolution of L
+    c = torch.rand(1, n, generator=g, dtype=DT)
+    w_star = (c / c.norm()) @ X
+    assert measures.excess_loss(w_star, X, flags[:1]).item() < 1e-28
+
+
+def test_sine_and_second_ratio():
+    u = torch.tensor([[1.0, 1e-9, 0.0], [0.0, 3.0, 4.0]], dtype=DT)
+    v = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=DT)
+    assert torch.allclose(measures.sine(u, v), torch.tensor([1e-9, 0.6], dtype=DT), rtol=1e-6)
+    c = torch.tensor([[0.0, -0.5, 1.0, 1e-3], [2.0, 2.0, 0.0, 0.0]], dtype=DT)
+    assert torch.allclose(measures.second_ratio(c), torch.tensor([0.5, 1.0], dtype=DT))
+
+
+def test_active_branch_counts_rounding_floor_as_zero():
+    """A coordinate at the rounding floor is on the kink (ReLU'(0) = 0): its sign does not move the trace."""
+    n, d = 4, 6
+    X, _ = _data(n, d, seed=3)
+    w = (torch.tensor([[1.0, 3e-16, -2e-16, 1e-6]], dtype=DT)) @ X
+    assert measures.active_branch(w, X).tolist() == [[True, False, False, True]]
+    flipped = (torch.tensor([[1.0, -3e-16, 2e-16, 1e-6]], dtype=DT)) @ X
+    relu = torch.tensor([True])
+    assert measures.trace_hessian(w, X, relu).item() == pytest.approx(measures.trace_hessian(flipped, X, relu).item(), abs=1e-12)

@@ -96,6 +96,7 @@ class _DomScan(HTMLParser):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     from sgdrepro.core import Claim, new_figure, save_figure, write_claims
+    from sgdrepro.core.claims import mean_ci, paired
     from sgdrepro.core.config import config_digest
     from sgdrepro.core.report import write_report
     from sgdrepro.core.store import git_commit
@@ -116,16 +117,19 @@ def report(tmp_path_factory):
             stem.parent.mkdir(parents=True, exist_ok=True)
             save_figure(fig, stem, caption=f"{paper} figure {i}: a test caption with <angle> & ampersand")
             figures.append(str(stem.with_suffix(".png")))
-        claims = [Claim.approx(f"{paper}_ok", "a claim that holds", 1.0, 1.0, 0.1),
-                  Claim.at_most(f"{paper}_bad", "a claim that fails", 2.0, 1.0),
-                  Claim.at_least(f"{paper}_nan", "a non-finite measurement fails", float("nan"), 0.0)]
+        claims = [Claim.near(f"{paper}_ok", "a claim that holds", mean_ci([0.99, 1.0, 1.01]), 1.0, 0.1),
+                  Claim.near(f"{paper}_thin", "a claim that holds by a thin margin", mean_ci([0.85, 1.0, 1.15]), 1.0, 0.1),
+                  Claim.at_most(f"{paper}_bad", "a claim that fails", mean_ci([2.0, 2.1, 1.9]), 1.0),
+                  Claim.at_least(f"{paper}_nan", "a non-finite measurement fails", mean_ci([1.0, float("nan"), 1.0]), 0.0),
+                  Claim.below(f"{paper}_tie", "an ordering that ties fails", paired([1.0] * 6, [1.0] * 6)),
+                  Claim.below(f"{paper}_small", "an ordering without enough seeds", paired([1.0] * 3, [2.0] * 3))]
         write_claims(claims, results / paper / "claims.json")
         papers[paper] = {"claims": str(results / paper / "claims.json"), "figures": figures}
         pngs += figures
     config = {"scale": "quick", "device": "auto", "papers": list(papers), "heavy_tail": {"quick": {"a": 1}}}
     html_path = write_report(results / "report.html", papers, config, results_dir=str(results))
     return {"path": html_path, "pngs": pngs, "digest": config_digest(config), "commit": git_commit(),
-            "root": root, "n_claims": 6, "n_passed": 2}
+            "root": root, "n_claims": 12, "n_passed": 4}
 
 
 def test_report_opens_in_headless_chromium(chromium, report, tmp_path):
@@ -162,14 +166,19 @@ def test_report_opens_in_headless_chromium(chromium, report, tmp_path):
     assert seen == set(written)
 
     # claims with pass/fail, captions, config digest and code version, as the browser parsed them
-    assert f"{report['n_passed']} of {report['n_claims']} claims pass" in text
-    assert text.count("FAIL") == 4 and "pass" in text
+    assert f"Claims: {report['n_passed']} of {report['n_claims']} pass (2 fragile, 6 fail, 2 not assessable" in text
+    assert text.count("FAIL") == 6 and text.count("pass (fragile)") == 2
+    assert dom.stdout.count('<tr class="row-na">') == 2 and dom.stdout.count('<tr class="row-fragile">') == 2
+    assert "95% interval" in text and "margin" in text and "How to read a claim" in text
     assert "a test caption with <angle> & ampersand" in text
     assert report["digest"] in text and report["commit"] in text
     assert "NaN" in text
 
     run = _headless(chromium, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1200,3000",
                     "--hide-scrollbars", url)
+    keep = os.environ.get("SGDREPRO_KEEP_SCREENSHOT")  # a person's look at the page: where to copy it
+    if keep and shot.exists():
+        shutil.copy(shot, keep)
     assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
     with Image.open(shot) as image:
         assert image.format == "PNG"

@@ -170,6 +170,16 @@ def test_floor_classification_and_exponents():
     assert theory.classify_floor(np.array([1e-3, 1e-3, np.nan]), d, 0.1, 0.05) == 2
     assert theory.lr_over_p(2.0, 100.0, 0.5, -0.5, p0=2) == pytest.approx(1.0)
     assert theory.phase_exponent(0.25, 0.5) == pytest.approx(-0.75)
+    assert theory.floor_slope(3.0 * d**-0.7, d) == pytest.approx(-0.7)
+
+
+def test_phase_cells_and_the_paper_boundary():
+    """A cell's width and learning rate at d, and the paper's region from the sign of kappa + delta."""
+    np.testing.assert_array_equal(theory.phase_width(2, [4, 16, 64], 0.5), [4, 8, 16])
+    np.testing.assert_array_equal(theory.phase_width(2, [4, 64], 0.25), [3, 6])  # rounded: 2.83, 5.66
+    np.testing.assert_allclose(theory.phase_lr(2.0, [4, 16], -0.5), [4.0, 8.0])
+    regions = theory.paper_region([0.0, 0.5, 0.5, 0.25], [0.25, -0.5, -0.75, -0.25 + 1e-12])
+    np.testing.assert_array_equal(regions, [0, 1, 2, 1])
 
 
 def test_noise_floor_is_linear_in_lr_over_p_at_small_lr():

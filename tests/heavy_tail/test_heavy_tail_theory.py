@@ -33,8 +33,12 @@ def test_d1_root_matches_direct_quadrature(eta, b, sigma):
     assert tail_index(eta, b, 1, sigma) == pytest.approx(_direct_root_d1(eta, b, sigma), rel=1e-6)
 
 
-@pytest.mark.parametrize("b,d,sigma", [(1, 1, 1.0), (3, 1, 1.0), (1, 2, 1.0), (2, 10, 1.0), (5, 10, 0.7), (20, 100, 1.0)])
+@pytest.mark.parametrize("b,d,sigma", [(1, 1, 1.0), (3, 1, 1.0), (1, 2, 1.0), (2, 2, 1.0), (4, 2, 1.0), (2, 10, 1.0),
+                                       (5, 10, 0.7), (20, 100, 1.0)])
 def test_alpha_is_two_at_the_closed_form_border(b, d, sigma):
+    """The root finder and the closed form h(2) = 1 - 2 eta sigma^2 + eta^2 sigma^4 (d+b+1)/b agree on
+    the border eta* = 2b/(sigma^2 (d+b+1)), the quick grid's batch sizes (d = 2) included: a
+    consistency check of the code (no data), so a test rather than a claim."""
     eta = float(variance_border_lr(b, d, sigma))
     assert second_moment(eta, b, d, sigma) == pytest.approx(1.0, abs=1e-14)
     assert tail_index(eta, b, d, sigma) == pytest.approx(2.0, abs=1e-7)

@@ -1,4 +1,5 @@
-"""End-to-end: the tiny config builds every heavy_tail figure and claim, and every claim passes."""
+"""End-to-end: the tiny config builds every heavy_tail figure and claim; every claim is assessable
+and passes at the tiny size."""
 
 import pytest
 
@@ -6,10 +7,22 @@ FIGURES = ["alpha_vs_lr", "alpha_vs_batch", "alpha_vs_dim", "alpha_vs_sigma", "t
            "mlp_alpha_vs_lr_over_b", "mlp_accuracy_vs_alpha"]
 
 
+# The tiny overlay keeps the quick grids (64 chains instead of 128, fewer steps): every bootstrap
+# has its 6 units, so no claim is unassessable. No claim fails at the tiny size. At quick scale
+# mlp_alpha_decreasing_in_lr_over_b fails (one network per (eta, b): the interval of the rank
+# correlation over 18 runs reaches 0); at the tiny size it passes, so it is no known failure here.
+NOT_ASSESSABLE: frozenset[str] = frozenset()
+KNOWN_FAILURES: frozenset[str] = frozenset()
+
+
 @pytest.mark.slow
 def test_heavy_tail_workflow_tiny(paper_outputs):
-    """The session's tiny DAG (conftest) built every figure and every claim passed."""
-    paper_outputs("heavy_tail", FIGURES, 12)
+    """The session's tiny DAG (conftest) built every figure and every claim, each assessable and passed."""
+    claims = paper_outputs("heavy_tail", FIGURES, 30, not_assessable=NOT_ASSESSABLE, known_failures=KNOWN_FAILURES)
+    ids = {c["id"] for c in claims}
+    assert {"variance_border_b1", "variance_border_b2", "alpha_matches_theory_d1", "block_estimator_matches_theory",
+            "finite_data_matches_streaming", "mlp_alpha_decreasing_in_lr_over_b"} <= ids
+    assert any(i.startswith("infinite_variance_") for i in ids) and any(i.startswith("finite_variance_") for i in ids)
 
 
 def test_heavy_tail_bad_config_fails_before_any_job(tmp_path, workflow_runner):

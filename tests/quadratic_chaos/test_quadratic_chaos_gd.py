@@ -14,7 +14,13 @@ import yaml
 from sgdrepro.core import ConfigError, Grid, RunContext
 from sgdrepro.quadratic_chaos import check_config, theory
 from sgdrepro.quadratic_chaos.experiments import run_bifurcation, run_generalization, train_gd
-from sgdrepro.quadratic_chaos.measures import PHASE_CODES, classify_dataset, measured_boundaries
+from sgdrepro.quadratic_chaos.measures import (
+    PHASE_CODES,
+    classify_dataset,
+    late_fluctuation_ratio,
+    measured_boundaries,
+    periodicity_dataset,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,6 +60,19 @@ def test_gd_lyapunov_exponent_equals_the_maps(bifurcation):
     assert np.all(phases["lyapunov"].values[chaotic] > 0)
 
 
+def test_period_test_alone_separates_cycles_from_chaos(bifurcation):
+    """The Lyapunov-free selection used by the Lyapunov claims: on orthonormal data a run is
+    aperiodic exactly where the cubic map is chaotic, away from boundaries and window edges."""
+    test = periodicity_dataset(bifurcation).isel(seed=0)
+    a = bifurcation["a"].values
+    lam_map = theory.lyapunov_map(a)
+    clear_chaos = (lam_map > 0.05) & np.isfinite(lam_map)
+    assert np.all(test["aperiodic"].values[clear_chaos])
+    cycles = (a > 1.02) & (a < theory.A_PERIOD4 - 0.02)
+    assert np.all(test["period"].values[cycles] == 2) and not np.any(test["aperiodic"].values[cycles])
+    assert not np.any(test["aperiodic"].values[a < 1.0])
+
+
 def test_divergent_runs_are_flagged_with_their_step(bifurcation):
     a = bifurcation["a"].values
     div = bifurcation["diverged_step"].isel(seed=0).values
@@ -79,15 +98,32 @@ def test_results_do_not_depend_on_chunking():
     np.testing.assert_array_equal(whole.diverged_step, chunked.diverged_step)
 
 
-def test_ergodic_average_damps_the_test_error_oscillations():
+def test_ergodic_average_after_burn_in_damps_the_test_error_oscillations():
     cfg = dict(d=3, n=16, width=2, teacher_width=1, n_test=32, noise=0.0, init_scale=0.1, a=[1.15, 1.6],
                n_seeds=1, n_steps=400, window=200, record_early=0)
     ds = run_generalization(cfg, _ctx("generalization"))
-    late = ds["step"].values >= 200
+    late = ds["step"].values > 200
+    assert np.all(np.isnan(ds["test_error_avg_late"].values[..., ~late]))  # nothing averaged before the window
     for a in cfg["a"]:
         run = ds.sel(a=a).isel(seed=0)
         assert np.all(np.isfinite(run["test_error"].values))
-        assert np.std(run["test_error_avg"].values[late]) < 0.1 * np.std(run["test_error"].values[late])
+        ratio = late_fluctuation_ratio(run["test_error_avg_late"].values[late], run["test_error"].values[late])
+        assert ratio < 0.1
+
+
+def test_burn_in_average_is_the_mean_predictor_of_the_late_window():
+    """Its test error at the end is at most the mean of the window's (convexity of the squared error);
+    with a window of the whole run (no burn-in) it is the Cesaro average from step 0."""
+    cfg = dict(d=3, n=16, width=2, teacher_width=1, n_test=32, noise=0.0, init_scale=0.1, a=[0.4, 1.6],
+               n_seeds=1, n_steps=300, window=100, record_early=300)
+    ds = run_generalization(cfg, _ctx("generalization"))
+    steps = ds["step"].values
+    for a in cfg["a"]:
+        run = ds.sel(a=a).isel(seed=0)
+        assert run["test_error_avg_late"].values[-1] <= run["test_error"].values[steps > 200].mean() + 1e-12
+    whole = run_generalization({**cfg, "window": 300}, _ctx("generalization"))
+    np.testing.assert_allclose(whole["test_error_avg_late"].values[..., 1:], whole["test_error_avg"].values[..., 1:],
+                               rtol=1e-12)
 
 
 def _config():
@@ -123,10 +159,3 @@ def test_schema_rejects_unknown_keys_and_bad_ranges():
     bad["quadratic_chaos"]["quick"]["orthogonal"]["a"] = [0.5, -1.0]
     with pytest.raises(ConfigError, match="orthogonal"):
         validate_schema(bad, schema)
-
-
-@pytest.mark.slow
-def test_quadratic_chaos_workflow_end_to_end(paper_outputs):
-    """The session's tiny DAG (conftest) built every figure and every claim passed."""
-    paper_outputs("quadratic_chaos", ["loss_curves_orthogonal", "bifurcation", "loss_curves_gaussian",
-                                      "phase_map_gaussian", "generalization"], 10)

@@ -1,12 +1,13 @@
 # dimensionless_odes: SGD of erf committee machines against the dimensionless ODEs for Q and M.
 # Figure names are descriptive (the paper's figure numbers could not be checked): see captions.
 
-register_figures("dimensionless_odes", ["risk_collapse", "phase_diagram", "noise_floor"])
+register_figures("dimensionless_odes", ["risk_collapse", "risk_width_collapse", "phase_diagram", "noise_floor"])
 
 DIMENSIONLESS_ODES_EXPERIMENTS = {
     "collapse": "SGD at growing d against the ODE in dimensionless time",
+    "width": "SGD of several widths at fixed gamma/p in dimensionless time",
     "floor": "late-time noise floor against the learning rate and the width",
-    "phase": "ODE phase diagram over the (kappa, delta) exponents, with SGD spot checks",
+    "phase": "ODE of every (kappa, delta) cell at its own p and gamma over d, with SGD spot checks",
 }
 
 
@@ -27,6 +28,27 @@ rule dimensionless_odes_train_collapse:
         mem_mb=resource_of("train", "dimensionless_odes_train_collapse", "mem_mb"),
         runtime=resource_of("train", "dimensionless_odes_train_collapse", "runtime"),
         gpu=resource_of("train", "dimensionless_odes_train_collapse", "gpu"),
+    script:
+        "../../scripts/train.py"
+
+
+rule dimensionless_odes_train_width:
+    output:
+        nc=data_path("dimensionless_odes", "width"),
+    params:
+        paper="dimensionless_odes",
+        experiment="width",
+        cfg=experiment_cfg("dimensionless_odes", "width"),
+        threads=threads_of("train", "dimensionless_odes_train_width"),
+    log:
+        log_path("dimensionless_odes", "train_width"),
+    message:
+        "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["width"]
+    threads: threads_of("train", "dimensionless_odes_train_width")
+    resources:
+        mem_mb=resource_of("train", "dimensionless_odes_train_width", "mem_mb"),
+        runtime=resource_of("train", "dimensionless_odes_train_width", "runtime"),
+        gpu=resource_of("train", "dimensionless_odes_train_width", "gpu"),
     script:
         "../../scripts/train.py"
 
@@ -94,6 +116,27 @@ rule dimensionless_odes_risk_collapse:
         "../../scripts/figure.py"
 
 
+rule dimensionless_odes_risk_width_collapse:
+    input:
+        width=rules.dimensionless_odes_train_width.output.nc,
+    output:
+        **figure_paths("dimensionless_odes", "risk_width_collapse"),
+    params:
+        paper="dimensionless_odes",
+        figure="risk_width_collapse",
+        cfg=paper_cfg("dimensionless_odes"),
+    log:
+        log_path("dimensionless_odes", "risk_width_collapse"),
+    message:
+        "dimensionless_odes: risk against t = steps gamma/(p d) for several widths at fixed gamma/p"
+    threads: 1
+    resources:
+        mem_mb=resource_of("light", "dimensionless_odes_risk_width_collapse", "mem_mb"),
+        runtime=resource_of("light", "dimensionless_odes_risk_width_collapse", "runtime"),
+    script:
+        "../../scripts/figure.py"
+
+
 rule dimensionless_odes_phase_diagram:
     input:
         phase=rules.dimensionless_odes_train_phase.output.nc,
@@ -106,7 +149,7 @@ rule dimensionless_odes_phase_diagram:
     log:
         log_path("dimensionless_odes", "phase_diagram"),
     message:
-        "dimensionless_odes: (kappa, delta) phase diagram from the ODEs, SGD spot checks, example curves"
+        "dimensionless_odes: (kappa, delta) phase diagram from every cell's ODE, SGD spot checks, example curves"
     threads: 1
     resources:
         mem_mb=resource_of("light", "dimensionless_odes_phase_diagram", "mem_mb"),
@@ -139,6 +182,7 @@ rule dimensionless_odes_noise_floor:
 rule dimensionless_odes_claims:
     input:
         collapse=rules.dimensionless_odes_train_collapse.output.nc,
+        width=rules.dimensionless_odes_train_width.output.nc,
         floor=rules.dimensionless_odes_train_floor.output.nc,
         phase=rules.dimensionless_odes_train_phase.output.nc,
     output:
@@ -157,6 +201,7 @@ rule dimensionless_odes_claims:
 
 localrules:
     dimensionless_odes_risk_collapse,
+    dimensionless_odes_risk_width_collapse,
     dimensionless_odes_phase_diagram,
     dimensionless_odes_noise_floor,
     dimensionless_odes_claims,

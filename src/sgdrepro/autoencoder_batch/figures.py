@@ -127,7 +127,7 @@ def plot_sharpness_vs_batch_size(data: dict[str, xr.Dataset], cfg: dict):
         sub = ds.sel(activation=act)
         for order in sub["order"].values:
             name = _ORDER_STYLE[order][2]
-            _band(ax, sub, "trace_hessian_limit", order, name)
+            _band(ax, sub, "trace_hessian", order, name)
         if act == "linear":
             value = float(theory.trace_hessian_global_min(n, d, n, False))
             ax.axhline(value, color="0.4", linestyle=":", linewidth=1, label="theory, every global min")
@@ -144,12 +144,11 @@ def plot_sharpness_vs_batch_size(data: dict[str, xr.Dataset], cfg: dict):
         ax.legend(loc="lower left", frameon=False, fontsize=5.5)
     caption = (
         "Sharpness of the minimum found, trace of the Hessian of the full loss (exact, autograd), against the "
-        "batch size; mean over seeds with a +-1 std band. It is evaluated at the limit point of each run: the "
-        f"final w with the coordinates |c_i| <= {ds.attrs['sparsity_threshold']:g} and the off-span part set to 0, "
-        "on the ReLU branch where exactly the remaining coordinates are active (the ReLU loss is not twice "
-        "differentiable at c_i = 0, and at the final iterate the vanished coordinates sit at the rounding "
-        "floor, +-1e-16, with random signs; the stored trace_hessian at the iterate is therefore not plotted). "
-        "Linear: every global minimum has the same trace "
+        "batch size; mean over seeds with a +-1 std band. It is evaluated at the end point w_T of each run as it "
+        "is; the ReLU loss is not twice differentiable at c_i = 0, and a vanished coordinate ends at the float64 "
+        "rounding floor (|c_i| ~ 1e-16..3e-14) with a random sign, so the Hessian is taken on the branch where a "
+        f"sample is active iff c_i > {ds.attrs.get('zero_tol', 1e-12):g} ||w|| (ReLU'(0) = 0 below, the "
+        "gradient's convention). Linear: every global minimum has the same trace "
         "(2d+8)/n - 2. ReLU: (2d+8-2k)/n with k active coordinates, so GD's dense minimum (b = n) is flatter "
         f"than the one-coordinate minima of every b < n. {_setting(ds)}. "
         "Descriptive name: the paper's figure number could not be established."

@@ -19,7 +19,8 @@ from sgdrepro.core import RunContext, run_keys, train_batched
 from . import theory
 from .model import labels, order_parameters, risk_erf_torch, sgd_step, weights_from_overlaps
 
-__all__ = ["run_collapse", "run_floor", "run_phase", "initial_condition", "train_group"]
+__all__ = ["run_collapse", "run_floor", "run_phase", "run_width", "phase_ode_grid", "phase_spots",
+           "initial_condition", "train_group"]
 
 _BLOCK = 64  # SGD steps whose fresh samples are drawn in one call of the counter-based generator
 _RISK = {"units": "1", "long_name": "excess population risk E[(f - f*)^2]/2 (closed form)"}
@@ -105,8 +106,9 @@ def _pad(array: np.ndarray, axis: int, size: int, fill=np.nan) -> np.ndarray:
     return np.pad(array.astype(float) if fill is np.nan else array, width, constant_values=fill)
 
 
-def _sgd_grid(cfg: dict, ctx: RunContext, init_block: dict) -> xr.Dataset:
-    """SGD over p x d x gamma/p x seed, grouped by (p, d); plus the ODE of every (p, gamma/p)."""
+def _sgd_grid(cfg: dict, ctx: RunContext, init_block: dict, store_overlaps: bool = True) -> xr.Dataset:
+    """SGD over p x d x gamma/p x seed, grouped by (p, d) (no ODE). ``store_overlaps``: keep the
+    recorded Q and M (off for wide students, whose p x p records would dominate the file)."""
     k, noise = int(cfg["k"]), float(cfg["noise"])
     ps, ds = [int(v) for v in cfg["p"]], [int(v) for v in cfg["d"]]
     ratios = np.asarray(cfg["lr_over_p"], float)
@@ -116,8 +118,8 @@ def _sgd_grid(cfg: dict, ctx: RunContext, init_block: dict) -> xr.Dataset:
     p_max, n_r = max(ps), n_rec + 1
     shape = (len(ps), len(ds), len(ratios), len(seeds), n_r)
     risk = np.full(shape, np.nan)
-    Q = np.full(shape + (p_max, p_max), np.nan)
-    M = np.full(shape + (p_max, k), np.nan)
+    Q = np.full(shape + (p_max, p_max), np.nan) if store_overlaps else None
+    M = np.full(shape + (p_max, k), np.nan) if store_overlaps else None
     steps = np.full((len(ps), len(ds), n_r), -1, dtype=np.int64)
     diverged = np.full(shape[:4], -1, dtype=np.int64)
     for i, p in enumerate(ps):
@@ -131,56 +133,80 @@ def _sgd_grid(cfg: dict, ctx: RunContext, init_block: dict) -> xr.Dataset:
             r = len(record_at)
             steps[i, j, :r] = record_at
             risk[i, j, :, :, :r] = traj.records["risk"].reshape(len(ratios), len(seeds), r)
-            Q[i, j, :, :, :r, :p, :p] = traj.records["Q"].reshape(len(ratios), len(seeds), r, p, p)
-            M[i, j, :, :, :r, :p, :] = traj.records["M"].reshape(len(ratios), len(seeds), r, p, k)
+            if store_overlaps:
+                Q[i, j, :, :, :r, :p, :p] = traj.records["Q"].reshape(len(ratios), len(seeds), r, p, p)
+                M[i, j, :, :, :r, :p, :] = traj.records["M"].reshape(len(ratios), len(seeds), r, p, k)
             diverged[i, j] = traj.diverged_step.reshape(len(ratios), len(seeds))
     time = steps[:, :, None, :] * ratios[None, None, :, None] / np.asarray(ds)[None, :, None, None]
     time = np.where(steps[:, :, None, :] >= 0, time, np.nan)
-    # the ODE of every (p, gamma/p): the d -> infinity limit of all the SGD curves of that (p, gamma/p)
-    t_ode = np.concatenate([[0.0], np.geomspace(t_record[0] / 2, np.nanmax(time), int(cfg["ode_points"]))])
-    risk_ode = np.full((len(ps), len(ratios), len(t_ode)), np.nan)
-    for i, p in enumerate(ps):
-        Q0, M0, P = initial_condition(init_block, p, k)
-        for a, g in enumerate(ratios):
-            risk_ode[i, a] = theory.solve_ode(Q0, M0, P, g, noise, t_ode, rtol=float(cfg["ode_rtol"])).risk
-    gradient_flow = np.full((len(ps), len(t_ode)), np.nan)
-    for i, p in enumerate(ps):
-        Q0, M0, P = initial_condition(init_block, p, k)
-        gradient_flow[i] = theory.solve_ode(Q0, M0, P, 0.0, noise, t_ode, rtol=float(cfg["ode_rtol"])).risk
     dims = ("p", "d", "lr_over_p", "seed", "record")
-    ds_out = xr.Dataset(
+    data = {
+        "risk": (dims, risk, _RISK),
+        "step": (("p", "d", "record"), steps, {"units": "SGD steps", "long_name": "recorded step (-1: padding)"}),
+        "time": (("p", "d", "lr_over_p", "record"), time,
+                 {"units": "1", "long_name": "dimensionless time t = step * gamma / (p d)"}),
+        "diverged_step": (dims[:4], diverged, {"units": "SGD steps", "long_name": "step of divergence (-1: none)"}),
+    }
+    coords = {"p": ps, "d": ds, "lr_over_p": ratios, "seed": seeds, "record": np.arange(n_r)}
+    if store_overlaps:
+        data["Q"] = (dims + ("student", "student_b"), Q, {"units": "1", "long_name": "Q = W W^T / d"})
+        data["M"] = (dims + ("student", "teacher"), M, {"units": "1", "long_name": "M = W W*^T / d"})
+        coords.update(student=np.arange(p_max), student_b=np.arange(p_max), teacher=np.arange(k))
+    out = xr.Dataset(data, coords=coords, attrs={"k": k, "noise": noise, "activation": "erf", "init": str(init_block)})
+    out["lr"] = (("p", "lr_over_p"), np.asarray(ps)[:, None] * ratios[None, :],
+                 {"units": "1", "long_name": "learning rate gamma"})
+    return out
+
+
+def _ode_reference(cfg: dict, init_block: dict, widths, t_ode: np.ndarray, dim: str = "p") -> xr.Dataset:
+    """The ODE (d -> infinity) of every (width, gamma/p) of ``cfg``, and the gradient-flow ODE
+    (gamma/p -> 0) of every width, on the times ``t_ode``; width dimension named ``dim``."""
+    k, noise, rtol = int(cfg["k"]), float(cfg["noise"]), float(cfg["ode_rtol"])
+    ratios = np.asarray(cfg["lr_over_p"], float)
+    risk_ode = np.full((len(widths), len(ratios), len(t_ode)), np.nan)
+    gradient_flow = np.full((len(widths), len(t_ode)), np.nan)
+    for i, p in enumerate(widths):
+        Q0, M0, P = initial_condition(init_block, int(p), k)
+        for a, g in enumerate(ratios):
+            risk_ode[i, a] = theory.solve_ode(Q0, M0, P, g, noise, t_ode, rtol=rtol).risk
+        gradient_flow[i] = theory.solve_ode(Q0, M0, P, 0.0, noise, t_ode, rtol=rtol).risk
+    return xr.Dataset(
         {
-            "risk": (dims, risk, _RISK),
-            "Q": (dims + ("student", "student_b"), Q, {"units": "1", "long_name": "Q = W W^T / d"}),
-            "M": (dims + ("student", "teacher"), M, {"units": "1", "long_name": "M = W W*^T / d"}),
-            "step": (("p", "d", "record"), steps, {"units": "SGD steps", "long_name": "recorded step (-1: padding)"}),
-            "time": (("p", "d", "lr_over_p", "record"), time,
-                     {"units": "1", "long_name": "dimensionless time t = step * gamma / (p d)"}),
-            "diverged_step": (dims[:4], diverged, {"units": "SGD steps", "long_name": "step of divergence (-1: none)"}),
-            "risk_ode": (("p", "lr_over_p", "ode_time"), risk_ode,
+            "risk_ode": ((dim, "lr_over_p", "ode_time"), risk_ode,
                          {"units": "1", "long_name": "excess risk from the ODEs (d -> infinity)"}),
-            "risk_gradient_flow": (("p", "ode_time"), gradient_flow,
+            "risk_gradient_flow": ((dim, "ode_time"), gradient_flow,
                                    {"units": "1", "long_name": "excess risk of the gamma/p -> 0 ODE (gradient flow)"}),
         },
-        coords={"p": ps, "d": ds, "lr_over_p": ratios, "seed": seeds, "record": np.arange(n_r),
-                "ode_time": ("ode_time", t_ode, {"units": "1", "long_name": "dimensionless time t"}),
-                "student": np.arange(p_max), "student_b": np.arange(p_max), "teacher": np.arange(k)},
-        attrs={"k": k, "noise": noise, "activation": "erf", "init": str(init_block)},
+        coords={dim: [int(p) for p in widths], "lr_over_p": ratios,
+                "ode_time": ("ode_time", t_ode, {"units": "1", "long_name": "dimensionless time t"})},
     )
-    ds_out["lr"] = (("p", "lr_over_p"), np.asarray(ps)[:, None] * ratios[None, :],
-                    {"units": "1", "long_name": "learning rate gamma"})
-    return ds_out
+
+
+def _ode_times(cfg: dict, sgd: xr.Dataset) -> np.ndarray:
+    """ODE output times: 0, then log-spaced from half the first record to the last recorded t."""
+    t_max = float(cfg["t_max"])
+    first = t_max / 10 ** float(cfg["decades"])
+    last = float(np.nanmax(sgd["time"].values))
+    return np.concatenate([[0.0], np.geomspace(first / 2, last, int(cfg["ode_points"]))])
+
+
+def _sgd_and_ode(cfg: dict, ctx: RunContext) -> xr.Dataset:
+    """SGD over p x d x gamma/p x seed, plus the ODE of every (p, gamma/p): the d -> infinity limit
+    of all the SGD curves of that (p, gamma/p)."""
+    sgd = _sgd_grid(cfg, ctx, cfg["init"])
+    ode = _ode_reference(cfg, cfg["init"], sgd["p"].values, _ode_times(cfg, sgd))
+    return xr.merge([sgd, ode], combine_attrs="override")
 
 
 def run_collapse(cfg: dict, ctx: RunContext) -> xr.Dataset:
     """SGD at growing d (and several p) at fixed gamma/p, against the ODE, in t = steps gamma/(p d)."""
-    return _sgd_grid(cfg, ctx, cfg["init"])
+    return _sgd_and_ode(cfg, ctx)
 
 
 def run_floor(cfg: dict, ctx: RunContext) -> xr.Dataset:
     """Late-time excess risk against the learning rate (and width): SGD over gamma/p and p, with
     the ODE; plus ODE-only floors on a fine gamma/p grid for more widths."""
-    out = _sgd_grid(cfg, ctx, cfg["init"])
+    out = _sgd_and_ode(cfg, ctx)
     k, noise = int(cfg["k"]), float(cfg["noise"])
     ode_ratios = np.geomspace(float(cfg["ode_lr_over_p"]["min"]), float(cfg["ode_lr_over_p"]["max"]),
                               int(cfg["ode_lr_over_p"]["n"]))
@@ -203,36 +229,71 @@ def run_floor(cfg: dict, ctx: RunContext) -> xr.Dataset:
     return out
 
 
-def run_phase(cfg: dict, ctx: RunContext) -> xr.Dataset:
-    """Phase diagram over (kappa, delta) for p = p0 d^kappa, gamma = gamma0 d^-delta, from the ODEs,
-    with SGD spot checks at a few (kappa, delta) and growing d."""
+def _lr_over_p(gamma, p):
+    """The factor of the ODEs' noise term (the paper's convention): gamma / p."""
+    return gamma / p
+
+
+def phase_ode_grid(cfg: dict, noise_factor=_lr_over_p) -> xr.Dataset:
+    """The ODE side of the phase diagram: every (kappa, delta) cell solved at its own width and
+    learning rate at every d of the ladder,
+
+        p = round(p0 d^kappa),   gamma = gamma0 d^-delta,   noise factor of the ODEs gamma / p,
+
+    (the convention of Veiga et al. 2022, which Arnaboldi et al. extend: perfect learning where
+    kappa + delta > 0, a plateau on kappa + delta = 0, failure where kappa + delta < 0). The
+    late-time noise-driven excess risk of a cell at d is R(t_late) - R_gf(t_late), both ODEs of
+    width p(d) (R_gf: gamma/p = 0). Its behaviour as d grows classifies the cell (in
+    :func:`measures.phase_regions`, with the claims' thresholds): falling (perfect learning), flat
+    (plateau), growing or above a fraction of the zero-output risk (failure). Nothing here uses
+    kappa + delta: the regions come out of the solutions. ``noise_factor(gamma, p)``: the ODEs'
+    noise factor (the falsifying tests pass a wrong convention).
+    """
     k, noise, p0, gamma0 = int(cfg["k"]), float(cfg["noise"]), int(cfg["p0"]), float(cfg["gamma0"])
-    t_late = float(cfg["t_late"])
+    t_late, rtol = float(cfg["t_late"]), float(cfg["ode_rtol"])
     kappas, deltas = np.asarray(cfg["kappa"], float), np.asarray(cfg["delta"], float)
     ladder = np.asarray(cfg["d_ladder"], float)
-    Q0, M0, P = initial_condition(cfg["init"], p0, k)
-    # the late-time risk depends on the exponents only through gamma/p: tabulate it once on a grid
-    grid = cfg["lr_over_p_grid"]
-    g_grid = np.geomspace(float(grid["min"]), float(grid["max"]), int(grid["n"]))
+    widths = np.stack([theory.phase_width(p0, ladder, kappa) for kappa in kappas])  # [kappa, d]
+    lrs = np.stack([theory.phase_lr(gamma0, ladder, delta) for delta in deltas])  # [delta, d]
     t_eval = np.array([0.0, t_late])
-    flow = theory.solve_ode(Q0, M0, P, 0.0, noise, t_eval).risk[-1]
-    late = np.array([theory.solve_ode(Q0, M0, P, g, noise, t_eval, rtol=float(cfg["ode_rtol"])).risk[-1]
-                     for g in g_grid])
-    excess = late - flow  # the noise-driven part of the late-time risk
-    fail_level = float(cfg["fail_fraction"]) * theory.uninformed_risk(k)
-    kk, dd = np.meshgrid(kappas, deltas, indexing="ij")
-    ratio = theory.lr_over_p(gamma0, ladder[None, None, :], kk[..., None], dd[..., None], p0)
-    log_g = np.log(g_grid)
-    with np.errstate(invalid="ignore"):
-        floors = np.exp(np.interp(np.log(ratio), log_g, np.log(np.where(excess > 0, excess, np.nan)),
-                                  left=np.nan, right=np.nan))
-    # beyond the tabulated range: below it the noise floor is linear in gamma/p, above it failure
-    below = ratio < g_grid[0]
-    floors = np.where(below, excess[0] * ratio / g_grid[0], floors)
-    floors = np.where(ratio > g_grid[-1], np.inf, floors)
-    regions = np.array([[theory.classify_floor(floors[a, b], ladder, float(cfg["slope_tol"]), fail_level)
-                         for b in range(len(deltas))] for a in range(len(kappas))])
-    # SGD spot checks and the example ODE curves
+    overlaps = {int(p): initial_condition(cfg["init"], int(p), k) for p in np.unique(widths)}
+    flow = {p: theory.solve_ode(*ov, 0.0, noise, t_eval, rtol=rtol).risk[-1] for p, ov in overlaps.items()}
+    late = np.full((len(kappas), len(deltas), len(ladder)), np.nan)
+    for a in range(len(kappas)):
+        for b in range(len(deltas)):
+            for j in range(len(ladder)):
+                p = int(widths[a, j])
+                factor = float(noise_factor(lrs[b, j], p))
+                late[a, b, j] = theory.solve_ode(*overlaps[p], factor, noise, t_eval, rtol=rtol).risk[-1]
+    floors = late - np.array([[flow[int(p)] for p in row] for row in widths])[:, None, :]
+    slopes = np.array([[theory.floor_slope(floors[a, b], ladder) for b in range(len(deltas))]
+                       for a in range(len(kappas))])
+    return xr.Dataset(
+        {
+            "floor": (("kappa", "delta", "d_ladder"), floors,
+                      {"units": "1", "long_name": f"ODE noise-driven excess risk at t = {t_late:g}, width p(d)"}),
+            "floor_slope": (("kappa", "delta"), slopes,
+                            {"units": "1", "long_name": "log-log slope of the ODE noise-driven excess risk against d"}),
+            "cell_p": (("kappa", "d_ladder"), widths,
+                       {"units": "hidden units", "long_name": "width p = round(p0 d^kappa)"}),
+            "cell_lr": (("delta", "d_ladder"), lrs,
+                        {"units": "1", "long_name": "learning rate gamma = gamma0 d^-delta"}),
+        },
+        coords={
+            "kappa": ("kappa", kappas, {"units": "1", "long_name": "width exponent, p = p0 d^kappa"}),
+            "delta": ("delta", deltas, {"units": "1", "long_name": "learning-rate exponent, gamma = gamma0 d^-delta"}),
+            "d_ladder": ("d_ladder", ladder, {"units": "1", "long_name": "input dimension d"}),
+        },
+        attrs={"k": k, "noise": noise, "p0": p0, "gamma0": gamma0, "t_late": t_late},
+    )
+
+
+def phase_spots(cfg: dict, ctx: RunContext) -> xr.Dataset:
+    """SGD spot checks of the phase diagram: at each (kappa, delta) of ``spot.points`` and each
+    d of ``spot.d``, ``n_seeds`` runs with p = round(p0 d^kappa) and gamma = gamma0 d^-delta,
+    recorded at the same times t = steps gamma/(p d); with the ODE and the gradient-flow ODE of
+    the same width and gamma/p (the references of the curves and of the noise-driven part)."""
+    k, noise, p0, gamma0 = int(cfg["k"]), float(cfg["noise"]), int(cfg["p0"]), float(cfg["gamma0"])
     spot = cfg["spot"]
     points = np.asarray(spot["points"], float)
     d_spot = [int(v) for v in spot["d"]]
@@ -243,24 +304,25 @@ def run_phase(cfg: dict, ctx: RunContext) -> xr.Dataset:
     risk = np.full((len(points), len(d_spot), len(seeds), n_r), np.nan)
     time = np.full((len(points), len(d_spot), n_r), np.nan)
     widths = np.zeros((len(points), len(d_spot)), dtype=np.int64)
+    lrs = np.zeros((len(points), len(d_spot)))
     diverged = np.full((len(points), len(d_spot), len(seeds)), -1, dtype=np.int64)
     for j, d in enumerate(d_spot):
-        p_of = np.maximum(1, np.round(p0 * d ** points[:, 0])).astype(int)
+        p_of = np.array([int(theory.phase_width(p0, d, kappa)) for kappa in points[:, 0]])
         widths[:, j] = p_of
+        lrs[:, j] = [float(theory.phase_lr(gamma0, d, delta)) for delta in points[:, 1]]
         for p in np.unique(p_of):  # one batched group per (p, d)
             idx = np.flatnonzero(p_of == p)
-            lr = gamma0 * d ** (-points[idx, 1])
+            lr = lrs[idx, j]
             ratios = lr / p
             record_at = _record_steps(t_record, d, ratios.min())
             lr_grid, seed_grid = np.meshgrid(lr, seeds, indexing="ij")
             traj = train_group(ctx.experiment, ctx, int(p), d, k, lr_grid.ravel(), seed_grid.ravel(),
                                initial_condition(cfg["init"], int(p), k), noise, int(record_at[-1]), record_at)
-            # each point keeps the records at its own times closest to t_record (log-interpolated)
+            # each point keeps the records at its own times closest to t_record
             rec = traj.records["risk"].reshape(len(idx), len(seeds), len(record_at))
             for a, point in enumerate(idx):
                 t_run = record_at * ratios[a] / d
-                keep = np.searchsorted(t_run, t_record)
-                keep = np.clip(keep, 0, len(t_run) - 1)
+                keep = np.clip(np.searchsorted(t_run, t_record), 0, len(t_run) - 1)
                 risk[point, j, :, 0] = rec[a, :, 0]
                 risk[point, j, :, 1:] = rec[a][:, keep]
                 time[point, j, 0] = 0.0
@@ -268,42 +330,52 @@ def run_phase(cfg: dict, ctx: RunContext) -> xr.Dataset:
             diverged[idx, j] = traj.diverged_step.reshape(len(idx), len(seeds))
     t_ode = np.concatenate([[0.0], np.geomspace(t_record[0] / 2, float(spot["t_max"]), int(cfg["ode_points"]))])
     risk_ode = np.full((len(points), len(d_spot), len(t_ode)), np.nan)
-    for a, (kappa, delta) in enumerate(points):
-        for j, d in enumerate(d_spot):
+    flow = np.full((len(points), len(d_spot), len(t_ode)), np.nan)
+    rtol = float(cfg["ode_rtol"])
+    flows = {}
+    for a in range(len(points)):
+        for j in range(len(d_spot)):
             p = int(widths[a, j])
-            Q0p, M0p, Pp = initial_condition(cfg["init"], p, k)
-            g = float(theory.lr_over_p(gamma0, d, kappa, delta, p0))
-            risk_ode[a, j] = theory.solve_ode(Q0p, M0p, Pp, g, noise, t_ode, rtol=float(cfg["ode_rtol"])).risk
-    flow_curve = theory.solve_ode(Q0, M0, P, 0.0, noise, t_ode).risk
+            overlaps = initial_condition(cfg["init"], p, k)
+            risk_ode[a, j] = theory.solve_ode(*overlaps, lrs[a, j] / p, noise, t_ode, rtol=rtol).risk
+            if p not in flows:
+                flows[p] = theory.solve_ode(*overlaps, 0.0, noise, t_ode, rtol=rtol).risk
+            flow[a, j] = flows[p]
     return xr.Dataset(
         {
-            "region": (("kappa", "delta"), regions,
-                       {"units": "1", "long_name": "ODE region: 0 perfect learning, 1 plateau, 2 failure"}),
-            "floor": (("kappa", "delta", "d_ladder"), floors,
-                      {"units": "1", "long_name": f"noise-driven excess risk at t = {t_late:g} (ODE)"}),
-            "late_excess_ode": (("lr_over_p_grid",), excess,
-                                {"units": "1", "long_name": f"ODE excess risk at t = {t_late:g} minus gradient flow"}),
             "spot_risk": (("spot", "spot_d", "seed", "record"), risk, _RISK),
             "spot_time": (("spot", "spot_d", "record"), time, {"units": "1", "long_name": "dimensionless time t"}),
             "spot_p": (("spot", "spot_d"), widths, {"units": "hidden units", "long_name": "student width p"}),
+            "spot_lr": (("spot", "spot_d"), lrs, {"units": "1", "long_name": "learning rate gamma"}),
             "spot_diverged_step": (("spot", "spot_d", "seed"), diverged,
                                    {"units": "SGD steps", "long_name": "step of divergence (-1: none)"}),
             "spot_risk_ode": (("spot", "spot_d", "ode_time"), risk_ode,
-                              {"units": "1", "long_name": "excess risk from the ODEs"}),
-            "risk_gradient_flow": (("ode_time",), flow_curve,
-                                   {"units": "1", "long_name": "excess risk of the gradient-flow ODE (p = p0)"}),
+                              {"units": "1", "long_name": "excess risk from the ODEs, same p and gamma/p"}),
+            "spot_risk_gradient_flow": (("spot", "spot_d", "ode_time"), flow,
+                                        {"units": "1", "long_name": "excess risk of the gradient-flow ODE, same p"}),
         },
         coords={
-            "kappa": ("kappa", kappas, {"units": "1", "long_name": "width exponent, p = p0 d^kappa"}),
-            "delta": ("delta", deltas, {"units": "1", "long_name": "learning-rate exponent, gamma = gamma0 d^-delta"}),
-            "d_ladder": ("d_ladder", ladder, {"units": "1", "long_name": "input dimension d"}),
-            "lr_over_p_grid": ("lr_over_p_grid", g_grid, {"units": "1", "long_name": "gamma/p"}),
             "spot": np.arange(len(points)),
             "spot_kappa": ("spot", points[:, 0], {"units": "1", "long_name": "kappa"}),
             "spot_delta": ("spot", points[:, 1], {"units": "1", "long_name": "delta"}),
             "spot_d": d_spot, "seed": seeds, "record": np.arange(n_r),
             "ode_time": ("ode_time", t_ode, {"units": "1", "long_name": "dimensionless time t"}),
         },
-        attrs={"k": k, "noise": noise, "p0": p0, "gamma0": gamma0, "t_late": t_late, "fail_level": fail_level,
-               "risk_gradient_flow_late": float(flow)},
     )
+
+
+def run_phase(cfg: dict, ctx: RunContext) -> xr.Dataset:
+    """Phase diagram over (kappa, delta) for p = p0 d^kappa, gamma = gamma0 d^-delta: the ODE of
+    every cell at its own p and gamma over the d ladder (:func:`phase_ode_grid`), and SGD spot
+    checks (:func:`phase_spots`)."""
+    return xr.merge([phase_ode_grid(cfg), phase_spots(cfg, ctx)], combine_attrs="override")
+
+
+def run_width(cfg: dict, ctx: RunContext) -> xr.Dataset:
+    """Collapse across widths: SGD at several p at fixed d and gamma/p, in t = steps gamma/(p d),
+    from a start whose order parameters have a large-p limit (every student near one teacher unit,
+    the same alignment, orthogonal parts q_orth I); the ODE at the widths ``ode_p`` (p^4 cost: the
+    small ones). Q, M are not stored (p x p per record)."""
+    sgd = _sgd_grid(cfg, ctx, cfg["init"], store_overlaps=False)
+    ode = _ode_reference(cfg, cfg["init"], [int(p) for p in cfg["ode_p"]], _ode_times(cfg, sgd), dim="ode_p")
+    return xr.merge([sgd, ode], combine_attrs="override")

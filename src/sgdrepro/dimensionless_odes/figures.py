@@ -12,9 +12,10 @@ from matplotlib.patches import Patch
 
 from sgdrepro.core import new_figure
 
-from .measures import nanmean, ode_at, noise_driven_ode, noise_driven_sgd, seed_mean_curve, spot_regions
+from . import theory
+from .measures import nanmean, ode_at, noise_driven_ode, noise_driven_sgd, phase_regions, seed_mean_curve, spot_regions
 
-__all__ = ["plot_risk_collapse", "plot_phase_diagram", "plot_noise_floor"]
+__all__ = ["plot_risk_collapse", "plot_risk_width_collapse", "plot_phase_diagram", "plot_noise_floor"]
 
 _REGIONS = ("perfect learning", "plateau (noise floor)", "failure")
 _REGION_COLORS = ("#9bd3ae", "#f5d58c", "#ee9a8f")
@@ -71,21 +72,65 @@ def plot_risk_collapse(data: dict[str, xr.Dataset], cfg: dict):
     return fig, caption
 
 
-def plot_phase_diagram(data: dict[str, xr.Dataset], cfg: dict):
-    """Regions of the (kappa, delta) plane from the ODEs, SGD spot checks, example curves."""
-    ds = data["phase"]
-    pc = cfg["phase"]
-    kappa, delta = ds["kappa"].values, ds["delta"].values
+def plot_risk_width_collapse(data: dict[str, xr.Dataset], cfg: dict):
+    """Excess risk of several widths at fixed gamma/p: against t = steps gamma/(p d) (left), and
+    against steps gamma/d, the time without the 1/p (right: the curves separate)."""
+    ds = data["width"]
+    d, g = ds["d"].values[0], ds["lr_over_p"].values[0]
+    widths = ds["p"].values
     fig, axes = new_figure(ncols=2, nrows=1, width=6.6, height=2.8)
+    colors = dict(zip(widths, sns.color_palette("viridis", len(widths))))
+    t_ode = ds["ode_time"].values
+    ode_colors = sns.color_palette("rocket", len(ds["ode_p"].values) + 1)
+    for col, wrong in enumerate((False, True)):
+        ax = axes[0][col]
+        for p in widths:
+            t, risk = seed_mean_curve(ds, p, d, g)
+            keep = t > 0
+            x = t[keep] * p if wrong else t[keep]
+            ax.plot(x, risk[keep], "o", ms=2.8, color=colors[p], alpha=0.85, label=f"SGD, p = {p}")
+        if not wrong:
+            for c, p in zip(ode_colors, ds["ode_p"].values):
+                _ode_line(ax, t_ode, ds["risk_ode"].sel(ode_p=p, lr_over_p=g).values, color=c, lw=1.0,
+                          label=f"ODE, p = {p}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("steps · γ / d   (wrong: no 1/p)" if wrong else "t = steps · γ / (p d)")
+        ax.set_ylabel("excess risk  R − Δ/2")
+        ax.set_title("against steps·γ/d: the widths separate" if wrong else f"d = {d}, γ/p = {g:g}: one curve")
+        ax.legend(loc="lower left", frameon=False, fontsize=6)
+    init = cfg["width"]["init"]
+    caption = (
+        _NAMING
+        + f"Excess population risk of one-pass SGD on the erf committee machine (k = {ds.attrs['k']}, "
+        f"Δ = {ds.attrs['noise']:g}) for student widths p = {', '.join(map(str, widths))} at d = {d} and the same "
+        f"γ/p = {g:g} (so γ = p·{g:g}); markers: means over {ds.sizes['seed']} seeds. Left: against the "
+        "dimensionless time t = steps·γ/(p d), the curves of different widths fall on one curve, and on the ODEs "
+        f"of the widths p = {', '.join(map(str, ds['ode_p'].values))} (lines; the ODE costs p^4, so only small "
+        "widths), whose finite-width corrections shrink as p grows. Right: the same SGD curves against "
+        "steps·γ/d, i.e. the time without its 1/p: they separate by the ratio of the widths. Every student starts "
+        f"near one teacher unit with the same alignment {init['alignment']:g} and orthogonal part "
+        f"q_orth = {init['q_orth']:g} (our choice: order parameters with a large-width limit)."
+    )
+    return fig, caption
+
+
+def plot_phase_diagram(data: dict[str, xr.Dataset], cfg: dict):
+    """Regions of the (kappa, delta) plane from every cell's ODE, SGD spot checks, example curves."""
+    ds = data["phase"]
+    c = cfg["claims"]
+    fail_level = float(c["fail_fraction"]) * theory.uninformed_risk(int(ds.attrs["k"]))
+    regions = phase_regions(ds, float(c["region_slope_tol"]), fail_level)
+    kappa, delta = ds["kappa"].values, ds["delta"].values
+    fig, axes = new_figure(ncols=2, nrows=1, width=6.6, height=3.4)
     ax = axes[0][0]
     cmap = ListedColormap(_REGION_COLORS)
-    ax.pcolormesh(_edges(kappa), _edges(delta), ds["region"].values.T, cmap=cmap, vmin=-0.5, vmax=2.5,
-                  shading="flat")
-    line = np.linspace(kappa.min() - 0.2, kappa.max() + 0.2, 2)
+    ax.pcolormesh(_edges(kappa), _edges(delta), regions.T, cmap=cmap, vmin=-0.5, vmax=2.5, shading="flat")
+    line = np.linspace(_edges(kappa)[0], _edges(kappa)[-1], 2)
     ax.plot(line, -line, color="black", lw=1.0, ls="--")
     ax.set_xlim(_edges(kappa)[0], _edges(kappa)[-1])
     ax.set_ylim(_edges(delta)[0], _edges(delta)[-1])
-    regions_sgd, _ = spot_regions(ds, float(pc["spot"]["slope_tol"]))
+    regions_sgd = spot_regions(ds, float(c["spot_slope_tol"]), fail_level)
     markers = ("o", "s", "X")
     for a in range(ds.sizes["spot"]):
         ax.plot(ds["spot_kappa"].values[a], ds["spot_delta"].values[a], markers[regions_sgd[a]],
@@ -95,11 +140,11 @@ def plot_phase_diagram(data: dict[str, xr.Dataset], cfg: dict):
     ax.set_xlabel("κ  (width p = p0 d^κ)")
     ax.set_ylabel("δ  (learning rate γ = γ0 d^−δ)")
     ax.set_title("ODE regions; markers: SGD spot checks")
-    handles = [Patch(color=c, label=r) for c, r in zip(_REGION_COLORS, _REGIONS)]
-    handles.append(Line2D([], [], color="black", ls="--", label="κ + δ = 0 (γ/p ~ 1)"))
+    handles = [Patch(color=col, label=r) for col, r in zip(_REGION_COLORS, _REGIONS)]
+    handles.append(Line2D([], [], color="black", ls="--", label="κ + δ = 0 (paper's boundary)"))
     handles += [Line2D([], [], ls="", marker=m, color="white", mec="black", label=f"SGD: {r}")
                 for m, r in zip(markers, _REGIONS)]
-    ax.legend(handles=handles, loc="upper right", frameon=True, fontsize=6)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False, fontsize=6)
     ax.grid(False)
     # example curves: the spot checks at the largest d, SGD markers on their ODE
     ax = axes[0][1]
@@ -108,36 +153,36 @@ def plot_phase_diagram(data: dict[str, xr.Dataset], cfg: dict):
     colors = sns.color_palette("colorblind", ds.sizes["spot"])
     t_ode = ds["ode_time"].values
     for a in range(ds.sizes["spot"]):
-        label = chr(ord("A") + a) + f": κ={ds['spot_kappa'].values[a]:g}, δ={ds['spot_delta'].values[a]:g}"
+        label = (chr(ord("A") + a) + f": κ={ds['spot_kappa'].values[a]:g}, δ={ds['spot_delta'].values[a]:g}, "
+                 f"p={int(ds['spot_p'].values[a, j])}")
         _ode_line(ax, t_ode, ds["spot_risk_ode"].values[a, j], color=colors[a], lw=1.2, label=label)
         mean = nanmean(ds["spot_risk"].values[a, j], axis=0)
         t = ds["spot_time"].values[a, j]
         keep = t > 0
         ax.plot(t[keep], mean[keep], "o", ms=2.5, color=colors[a], alpha=0.8)
-    _ode_line(ax, t_ode, ds["risk_gradient_flow"].values, color="gray", ls="--", lw=0.9, label="gradient flow")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("t = steps · γ / (p d)")
     ax.set_ylabel("excess risk  R − Δ/2")
     ax.set_title(f"examples at d = {d}: ODE (lines), SGD (markers)")
-    ax.legend(loc="lower left", frameon=False, fontsize=6)
+    ax.legend(loc="lower left", frameon=False, fontsize=5.5)
+    ladder = ", ".join(f"{v:g}" for v in ds["d_ladder"].values)
     caption = (
         _NAMING
-        + f"Left: regions of one-pass SGD in the plane of the exponents (κ, δ), with width p = p0 d^κ "
-        f"(p0 = {ds.attrs['p0']}) and learning rate γ = γ0 d^−δ (γ0 = {ds.attrs['gamma0']:g}), so that the "
-        "noise factor of the ODEs is γ/p = (γ0/p0) d^−(κ+δ); this parametrisation is our choice (the "
-        "convention of the predecessor paper, Veiga et al. 2022; the paper's own convention could not be "
-        "checked here). Each cell is classified from the ODE's noise-driven late-time excess risk "
-        f"(at t = {ds.attrs['t_late']:g}, minus the gradient-flow value) at d = "
-        f"{', '.join(f'{v:g}' for v in ds['d_ladder'].values)}: falling with d (log-log slope < "
-        f"−{pc['slope_tol']}): perfect learning; flat: plateau with a noise floor; growing or above "
-        f"{pc['fail_fraction']:g} × the zero-output risk: failure. The ODE is integrated at width p0 (the "
-        "exponents enter only through γ/p). Markers: SGD spot checks (A, B, ...) classified the same way "
-        f"from SGD at d = {', '.join(str(v) for v in ds['spot_d'].values)} (slope tolerance "
-        f"{pc['spot']['slope_tol']}), coloured by their SGD region. Right: the spot checks at d = {d}, "
-        f"ODE (lines) and SGD means over {ds.sizes['seed']} seeds (markers), k = {ds.attrs['k']}, "
-        f"Δ = {ds.attrs['noise']:g}; students start near the teacher (our choice) so that the late-time "
-        "level is reached within the time budget."
+        + f"Left: regions of one-pass SGD in the plane of the exponents (κ, δ), with width p = round(p0 d^κ) "
+        f"(p0 = {ds.attrs['p0']}) and learning rate γ = γ0 d^−δ (γ0 = {ds.attrs['gamma0']:g}), the convention of "
+        "Veiga et al. 2022 that the paper extends (its own text could not be checked here); the paper's boundary "
+        "is κ + δ = 0 (dashed): perfect learning above, a plateau on it, failure below. Every cell is solved "
+        f"with the ODEs at its own p(d) and γ(d)/p(d) at d = {ladder} (p up to "
+        f"{int(ds['cell_p'].values.max())}) and classified by how its noise-driven late-time excess risk (at "
+        f"t = {ds.attrs['t_late']:g}, minus the gradient-flow ODE of the same width) behaves as d grows: "
+        f"falling (log-log slope < −{c['region_slope_tol']:g}): perfect learning; flat: plateau with a noise floor; "
+        f"growing or above {c['fail_fraction']:g} × the zero-output risk: failure. Markers: SGD spot checks "
+        f"(A, B, ...) at d = {', '.join(str(v) for v in ds['spot_d'].values)} with the cell's p and γ, classified the "
+        f"same way from the SGD's own late risk (slope bound {c['spot_slope_tol']:g}) and coloured by their SGD "
+        f"region. Right: the spot checks at d = {d}, ODE of the same p and γ/p (lines) and SGD means over "
+        f"{ds.sizes['seed']} seeds (markers), k = {ds.attrs['k']}, Δ = {ds.attrs['noise']:g}; students start near "
+        "the teacher (our choice) so that the late-time level is reached within the time budget."
     )
     return fig, caption
 
@@ -183,10 +228,11 @@ def plot_noise_floor(data: dict[str, xr.Dataset], cfg: dict):
         _NAMING
         + f"Noise-driven late-time excess risk, R(t) - R_gf(t) at t = {t_late:g} (R_gf: the gradient-flow "
         f"ODE, γ/p → 0, at the same t; SGD: mean over t in [t/2, t] and over {ds.sizes['seed']} seeds) of "
-        "the erf committee machine (k = {ds.attrs['k']}, label noise "
+        f"the erf committee machine (k = {ds.attrs['k']}, label noise "
         f"Δ = {ds.attrs['noise']:g}) against the learning rate γ (left) and against γ/p (right), from the "
-        "ODEs (lines, several widths p) and SGD (open markers). The noise floor grows with γ/p, linearly at small γ/p (dashed reference, slope 1 "
-        "in the noise-driven part) and faster beyond, up to failure; at fixed γ wider students have the "
+        "ODEs (lines, several widths p) and SGD (open markers). The noise floor grows with γ/p, linearly at "
+        "small γ/p (dashed reference, slope 1 in the noise-driven part) and faster beyond, up to failure; at "
+        "fixed γ wider students have the "
         "lower floor, and plotted against γ/p the widths nearly collapse. Students start near the "
         "teacher (our choice) so the stationary level is reached within the time budget."
     )

@@ -36,8 +36,11 @@ from scipy.integrate import solve_ivp
 
 __all__ = [
     "I2", "J2", "I3", "I4", "covariance", "risk_erf", "ode_rhs", "solve_ode", "OdeSolution",
-    "initial_overlaps", "lr_over_p", "phase_exponent", "classify_floor", "uninformed_risk",
+    "initial_overlaps", "lr_over_p", "phase_exponent", "phase_width", "phase_lr", "paper_region", "floor_slope",
+    "classify_floor", "uninformed_risk", "REGIONS",
 ]
+
+REGIONS = ("perfect learning", "plateau", "failure")  # region codes 0, 1, 2
 
 
 # ---------------------------------------------------------------- Gaussian integrals
@@ -204,7 +207,7 @@ def initial_overlaps(p: int, k: int, overlap_scale: float, seed: int):
 
 
 def lr_over_p(gamma0: float, d, kappa: float, delta: float, p0: float = 1.0):
-    """gamma/p for width p = p0 d^kappa and learning rate gamma = gamma0 d^(-delta).
+    """gamma/p for width p = p0 d^kappa and learning rate gamma = gamma0 d^(-delta) (p not rounded).
 
     gamma/p = (gamma0/p0) d^(-(kappa + delta)): the noise term of the ODEs vanishes
     (kappa + delta > 0), stays finite (= 0) or diverges (< 0) as d grows.
@@ -212,13 +215,38 @@ def lr_over_p(gamma0: float, d, kappa: float, delta: float, p0: float = 1.0):
     return gamma0 / p0 * np.asarray(d, float) ** (-(kappa + delta))
 
 
+def phase_width(p0: int, d, kappa: float) -> np.ndarray:
+    """The width of a cell of the phase diagram at input dimension d: p = round(p0 d^kappa) >= 1."""
+    return np.maximum(1, np.round(p0 * np.asarray(d, float) ** kappa)).astype(np.int64)
+
+
+def phase_lr(gamma0: float, d, delta: float) -> np.ndarray:
+    """The learning rate of a cell at input dimension d: gamma = gamma0 d^-delta."""
+    return gamma0 * np.asarray(d, float) ** (-delta)
+
+
 def phase_exponent(kappa, delta):
     """Exponent e in gamma/p ~ d^e (e < 0 perfect learning, e = 0 plateau, e > 0 failure)."""
     return -(np.asarray(kappa, float) + np.asarray(delta, float))
 
 
+def paper_region(kappa, delta) -> np.ndarray:
+    """The paper's region of (kappa, delta) (Veiga et al. 2022, Fig. 1, extended by Arnaboldi et al.):
+    0 perfect learning where kappa + delta > 0, 1 plateau on kappa + delta = 0, 2 failure where < 0."""
+    s = np.asarray(kappa, float) + np.asarray(delta, float)
+    return np.where(np.isclose(s, 0.0, atol=1e-9), 1, np.where(s > 0, 0, 2))
+
+
+def floor_slope(floors_over_d, d) -> float:
+    """Least-squares slope of log(floor) against log(d) (floors clipped at 1e-300; NaN if one is not finite)."""
+    floors = np.asarray(floors_over_d, float)
+    if not np.all(np.isfinite(floors)):
+        return float("nan")
+    return float(np.polyfit(np.log(np.asarray(d, float)), np.log(np.maximum(floors, 1e-300)), 1)[0])
+
+
 def classify_floor(floors_over_d: np.ndarray, d: np.ndarray, slope_tol: float, fail_level: float) -> int:
-    """Region from the late-time excess risk at growing d (ODE or SGD).
+    """Region from the late-time noise-driven excess risk at growing d (ODE or SGD).
 
     Returns 0 (perfect learning: the floor falls with d, log-log slope < -slope_tol),
     1 (plateau: |slope| <= slope_tol and the floor below ``fail_level``), 2 (failure: the floor
@@ -227,7 +255,7 @@ def classify_floor(floors_over_d: np.ndarray, d: np.ndarray, slope_tol: float, f
     floors = np.asarray(floors_over_d, float)
     if not np.all(np.isfinite(floors)) or floors[-1] >= fail_level:
         return 2
-    slope = np.polyfit(np.log(np.asarray(d, float)), np.log(np.maximum(floors, 1e-300)), 1)[0]
+    slope = floor_slope(floors, d)
     if slope < -slope_tol:
         return 0
     if slope > slope_tol:

@@ -88,12 +88,33 @@ def mlp_estimates(ds: xr.Dataset, analysis: dict) -> xr.Dataset:
     )
 
 
-def spearman(x, y) -> float:
-    """Spearman rank correlation of the finite pairs (nan if fewer than 3)."""
-    from scipy.stats import spearmanr
+def _average_ranks(values: list[float]) -> list[float]:
+    """Ranks 1..n of ``values``, tied values sharing the mean of their ranks (plain Python: the
+    lines ranked here are a few grid points, where numpy's per-call cost dominates)."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        stop = start + 1
+        while stop < len(order) and values[order[stop]] == values[order[start]]:
+            stop += 1
+        for i in order[start:stop]:
+            ranks[i] = (start + stop + 1) / 2.0
+        start = stop
+    return ranks
 
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation of the finite pairs: the Pearson correlation of their ranks
+    (ties get their average rank); nan if fewer than 3 pairs or a constant side."""
     x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
     keep = np.isfinite(x) & np.isfinite(y)
     if keep.sum() < 3:
         return math.nan
-    return float(spearmanr(x[keep], y[keep]).statistic)
+    rx, ry = _average_ranks(x[keep].tolist()), _average_ranks(y[keep].tolist())
+    mean = (len(rx) + 1) / 2.0  # the mean of ranks 1..n, ties included
+    dx, dy = [r - mean for r in rx], [r - mean for r in ry]
+    sxx, syy = sum(v * v for v in dx), sum(v * v for v in dy)
+    if sxx == 0 or syy == 0:
+        return math.nan
+    return sum(a * b for a, b in zip(dx, dy)) / math.sqrt(sxx * syy)

@@ -40,6 +40,9 @@ def check_config(config: dict, key_prefix: str) -> None:
         if section["sparsity"] > section["d"]:
             raise ConfigError(f"{prefix}.sparsity", section["sparsity"], f"must be <= d ({section['d']})")
         _paired(section, "decay_factor", "decay_at", prefix)
+    if scale["diagonal_gd"]["n_seeds"] != scale["diagonal_sgd"]["n_seeds"]:  # the claims pair GD and SGD per problem
+        raise ConfigError(f"{key_prefix}.diagonal_gd.n_seeds", scale["diagonal_gd"]["n_seeds"],
+                          f"must equal diagonal_sgd.n_seeds ({scale['diagonal_sgd']['n_seeds']}): GD and SGD are compared on the same problems")
     for name in ("relu_teacher_student", "relu_1d"):
         _paired(scale[name], "decay_factor", "decay_at", f"{key_prefix}.{name}")
     three, prefix = scale["relu_three_layer"], f"{key_prefix}.relu_three_layer"

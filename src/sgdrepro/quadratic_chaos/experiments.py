@@ -20,8 +20,11 @@ Recorded per run (at every step of the first ``record_early`` steps and of the l
 the training loss, a random linear probe of the residuals, the cumulative number of turn-backs
 of the GD step, the cumulative log growth of a tangent vector propagated by the exact Jacobian
 ``I - lr * Hessian`` (its slope is the top Lyapunov exponent), the normalised coordinate of the first
-data direction (orthogonal data) and the test error of the last iterate and of the ergodic (Cesaro)
-average of the predictor (when ``n_test > 0``).
+data direction (orthogonal data) and the test error of the last iterate, of the ergodic (Cesaro)
+average of the predictor from step 0, and of its average after a burn-in, over the steps
+``(late_start, k]`` of the late window only (``test_error_avg_late``; NaN before; when ``n_test > 0``).
+Over a late window of ``W`` steps the Cesaro mean from step 0 moves by at most ``(max - min) W / k``
+for *any* bounded sequence; the burn-in average settles only if the iterates themselves do.
 
 The tangent vector is kept in the span of the data when ``n < d`` (directions orthogonal to the data
 never move and would add a spurious zero exponent). For the two-layer net the rotation symmetry
@@ -111,6 +114,7 @@ def train_gd(cfg: dict, ctx: RunContext, grid: Grid, width: int, data: str, keys
     early = int(cfg.get("record_early", 0))
     n_test = int(cfg.get("n_test", 0))
     record_at = record_schedule(n_steps, early, window)
+    late_start = n_steps - window
     flat = grid.flat()
     params = {"a": flat["a"].astype(float)}
     if "n" in flat:
@@ -132,6 +136,7 @@ def train_gd(cfg: dict, ctx: RunContext, grid: Grid, width: int, data: str, keys
         state = {"W": W, "q": q, "delta": torch.zeros_like(W), "log_growth": zeros, "turn_backs": zeros.clone()}
         if prob.X_test is not None:
             state["f_test_sum"] = torch.zeros(chunk.n_runs, n_test, dtype=chunk.dtype, device=chunk.device)
+            state["f_test_late_sum"] = torch.zeros_like(state["f_test_sum"])
         return state
 
     def step(state, k, chunk):
@@ -149,7 +154,10 @@ def train_gd(cfg: dict, ctx: RunContext, grid: Grid, width: int, data: str, keys
         new.update(W=new_W, q=Jq / growth.reshape(-1, 1, 1), delta=delta,
                    log_growth=state["log_growth"] + growth.log(), turn_backs=state["turn_backs"] + turned.to(W.dtype))
         if prob.X_test is not None:
-            new["f_test_sum"] = state["f_test_sum"] + model.predictions(new_W, prob.X_test)
+            f_test = model.predictions(new_W, prob.X_test)
+            new["f_test_sum"] = state["f_test_sum"] + f_test
+            if k + 1 > late_start:  # new_W is iterate k + 1
+                new["f_test_late_sum"] = state["f_test_late_sum"] + f_test
         return new
 
     def observe(state, k, chunk):
@@ -168,6 +176,9 @@ def train_gd(cfg: dict, ctx: RunContext, grid: Grid, width: int, data: str, keys
             out["test_error"] = err(model.predictions(W, prob.X_test))
             avg = state["f_test_sum"] / max(k, 1) if k > 0 else model.predictions(W, prob.X_test)
             out["test_error_avg"] = err(avg)
+            n_late = k - late_start
+            out["test_error_avg_late"] = (err(state["f_test_late_sum"] / n_late) if n_late > 0
+                                          else torch.full_like(out["test_error"], float("nan")))
         return out
 
     traj = train_batched(init, step, observe, n_steps, record_at, params, keys,
@@ -175,7 +186,7 @@ def train_gd(cfg: dict, ctx: RunContext, grid: Grid, width: int, data: str, keys
     # per-run constants, in chunk order (the cache is filled in that order)
     for name in ("lr", "sharpness"):
         traj.final[name] = np.concatenate([getattr(p, name).cpu().numpy() for p in problems.values()])
-    meta = {"late_start": int(n_steps - window), "n_steps": n_steps, "d": d, "n": n_max,
+    meta = {"late_start": int(late_start), "n_steps": n_steps, "d": d, "n": n_max,
             "init_scale": float(cfg["init_scale"])}
     return traj, meta
 
@@ -188,6 +199,8 @@ _ATTRS = {
     "v": {"units": "1", "long_name": "normalised coordinate of data direction 0, (w . x_0) / sqrt(y_0)"},
     "test_error": {"units": "1", "long_name": "relative test error of the last iterate"},
     "test_error_avg": {"units": "1", "long_name": "relative test error of the ergodic (Cesaro) average predictor"},
+    "test_error_avg_late": {"units": "1", "long_name": "relative test error of the predictor averaged over the "
+                                                       "late window only (steps late_start + 1 .. k; burn-in before)"},
 }
 
 

@@ -183,7 +183,11 @@ def plot_generalization(data: dict, cfg: dict):
         run = ds.sel(a=a).isel(seed=0)
         steps = run["step"].values
         ax.semilogy(steps, run["test_error"].values, lw=0.5, color="C0", label="last iterate")
-        ax.semilogy(steps, run["test_error_avg"].values, lw=1.4, color="C1", label="ergodic average")
+        ax.semilogy(steps, run["test_error_avg"].values, lw=1.4, color="C1", label="ergodic average from step 0")
+        if "test_error_avg_late" in run:
+            ax.semilogy(steps, run["test_error_avg_late"].values, lw=1.2, color="C2", ls="--",
+                        label="average after burn-in")
+            ax.axvline(int(ds.attrs["late_start"]), color="0.5", ls=":", lw=0.7)
         phase = theory.PHASES[int(phases["phase"].sel(a=a).isel(seed=0))]
         ax.set_title(f"a = {a:g}, measured: {phase}", fontsize=7)
         ax.set_xlabel("iteration")
@@ -196,7 +200,9 @@ def plot_generalization(data: dict, cfg: dict):
         "quadratic network trained by full-batch GD on Gaussian data, for the last iterate and for the ergodic "
         "(Cesaro) average of the predictor along the trajectory, (1/k) sum_{j<=k} f_{W_j}: it is linear in "
         "W W^T, so it is the ergodic average of the iterates in the model's invariant parameterisation "
-        "(averaging W itself would mix sign- and rotation-equivalent weights). One normalised step per "
+        "(averaging W itself would mix sign- and rotation-equivalent weights). Dashed: the same average over the "
+        "late window only (after a burn-in up to the dotted line), the one the claims judge: over the late window the average "
+        "from step 0 moves little for any bounded sequence, this one only if the iterates settle. One normalised step per "
         f"non-monotonic, non-divergent phase; seed 0 of {ds.sizes['seed']}. Our choices: d = {c['d']}, "
         f"n = {c['n']}, width m = {c['width']}, teacher width {c['teacher_width']}, noise {c['noise']}, "
         f"{c['n_test']} test points. {_NAMING}"

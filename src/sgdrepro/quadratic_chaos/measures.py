@@ -15,6 +15,11 @@ Phase classifier (:func:`classify_trajectory`), from what the trainer stores for
 5. no period found: ``chaotic`` if the Lyapunov exponent exceeds ``chaos_threshold``; else the
    orbit is still converging slowly, to a minimiser if the best-fitting period is 1 (then as in 3.),
    else to a cycle (``periodic`` with the period of best fit, e.g. next to a period doubling). Without a Lyapunov exponent (NaN) a non-periodic orbit is ``chaotic``.
+
+Step 5 reads the Lyapunov exponent, so a claim *about* the exponent must not select its runs with
+this classifier: :func:`periodicity_dataset` gives the period test alone (period, best period and
+its mismatch), from which an orbit is ``aperiodic`` when it misses every period by far more than a
+slowly converging orbit does (:data:`APERIODIC_MISMATCH`).
 """
 
 from __future__ import annotations
@@ -32,8 +37,12 @@ __all__ = [
     "classify_map",
     "lyapunov_from_cumulative",
     "classify_dataset",
+    "periodicity_dataset",
+    "transition_brackets",
     "measured_boundaries",
+    "phase_extent_bracket",
     "fluctuation",
+    "late_fluctuation_ratio",
 ]
 
 PHASE_CODES = {name: i for i, name in enumerate(PHASES)}
@@ -41,16 +50,24 @@ PHASE_CODES = {name: i for i, name in enumerate(PHASES)}
 PERIOD_RTOL = 1e-6
 MAX_PERIOD = 64
 CHAOS_THRESHOLD = 0.01  # nats/step; far above the finite-window noise of a periodic orbit's exponent
+# An orbit still converging to a cycle misses it by <= 1e-4 at the late window (a = 1 on Gaussian data,
+# the slowest: 1e-5); a chaotic orbit misses every period <= 64 by order one (>= 0.1 on our runs).
+APERIODIC_MISMATCH = 1e-2
 
 
-def detect_periods(x: np.ndarray, atol: float, max_period: int = MAX_PERIOD) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised :func:`detect_period` over runs: ``x [R, T, k]`` -> ``(period [R], best [R])``."""
+def period_mismatch(x: np.ndarray, max_period: int = MAX_PERIOD) -> np.ndarray:
+    """``[R, P]``: ``max_k |x_{k+p} - x_k|`` over the window for ``p = 1..P`` (inf where not finite)."""
     x = np.asarray(x, dtype=float)
     max_period = min(max_period, x.shape[1] // 2)
     with np.errstate(invalid="ignore"):
         mismatch = np.stack([np.abs(x[:, p:] - x[:, :-p]).reshape(len(x), -1).max(axis=1)
                              for p in range(1, max_period + 1)], axis=1)
-    mismatch = np.where(np.isfinite(mismatch), mismatch, np.inf)
+    return np.where(np.isfinite(mismatch), mismatch, np.inf)
+
+
+def detect_periods(x: np.ndarray, atol: float, max_period: int = MAX_PERIOD) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`detect_period` over runs: ``x [R, T, k]`` -> ``(period [R], best [R])``."""
+    mismatch = period_mismatch(x, max_period)
     ok = mismatch <= atol
     period = np.where(ok.any(axis=1), ok.argmax(axis=1) + 1, 0)
     return period, mismatch.argmin(axis=1) + 1
@@ -128,6 +145,38 @@ def lyapunov_from_cumulative(log_growth: np.ndarray, steps: np.ndarray, start: i
         return (log_growth[..., -1] - log_growth[..., i0]) / float(steps[-1] - steps[i0])
 
 
+def _late_observables(ds: xr.Dataset):
+    """``(grid_dims, shape, obs [R, T_late, 2], diverged [R])``: the late-window observables of every run."""
+    start = int(ds.attrs["late_start"])
+    late = ds["step"].values >= start
+    grid_dims = [d for d in ds["loss"].dims if d != "step"]
+    loss = ds["loss"].transpose(*grid_dims, "step").values
+    shape = loss.shape[:-1]
+    loss = loss.reshape(-1, loss.shape[-1])
+    probe = ds["probe"].transpose(*grid_dims, "step").values.reshape(len(loss), -1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        obs = np.stack([loss / loss[:, :1], probe / (2.0 * np.sqrt(loss[:, :1]))], axis=-1)
+    diverged = ds["diverged_step"].transpose(*grid_dims).values.reshape(-1) >= 0
+    return grid_dims, shape, obs[:, late], diverged
+
+
+def periodicity_dataset(ds: xr.Dataset, period_rtol: float = PERIOD_RTOL, max_period: int = MAX_PERIOD) -> xr.Dataset:
+    """The period test alone (no Lyapunov exponent enters) for every run of a trajectory file:
+    ``period`` (0: none within ``period_rtol``), ``mismatch`` (of the best-fitting period, NaN for
+    a diverged run), ``diverged``, and ``aperiodic``: not diverged, no period, and every period
+    ``<= max_period`` missed by more than :data:`APERIODIC_MISMATCH`."""
+    grid_dims, shape, obs, diverged = _late_observables(ds)
+    mismatch = period_mismatch(obs, max_period)
+    ok = mismatch <= period_rtol
+    period = np.where(ok.any(axis=1) & ~diverged, ok.argmax(axis=1) + 1, 0)
+    best = np.where(diverged, np.nan, mismatch.min(axis=1))
+    aperiodic = ~diverged & (period == 0) & (best > APERIODIC_MISMATCH)
+    return xr.Dataset({"period": (grid_dims, period.reshape(shape)), "mismatch": (grid_dims, best.reshape(shape)),
+                       "diverged": (grid_dims, diverged.reshape(shape)),
+                       "aperiodic": (grid_dims, aperiodic.reshape(shape))},
+                      coords={d: ds[d] for d in grid_dims})
+
+
 def classify_dataset(ds: xr.Dataset, **kw) -> xr.Dataset:
     """Phase code, period and Lyapunov exponent of every run of a trajectory file.
 
@@ -137,26 +186,19 @@ def classify_dataset(ds: xr.Dataset, **kw) -> xr.Dataset:
     """
     start = int(ds.attrs["late_start"])
     steps = ds["step"].values
-    late = steps >= start
-    grid_dims = [d for d in ds["loss"].dims if d != "step"]
-    loss = ds["loss"].transpose(*grid_dims, "step").values
-    shape = loss.shape[:-1]
-    loss = loss.reshape(-1, loss.shape[-1])
-    probe = ds["probe"].transpose(*grid_dims, "step").values.reshape(len(loss), -1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        obs = np.stack([loss / loss[:, :1], probe / (2.0 * np.sqrt(loss[:, :1]))], axis=-1)
-    diverged = ds["diverged_step"].transpose(*grid_dims).values.reshape(-1) >= 0
-    turns = np.nan_to_num(ds["turn_backs"].transpose(*grid_dims, "step").values.reshape(len(loss), -1), nan=0.0)
+    grid_dims, shape, obs, diverged = _late_observables(ds)
+    n_runs = len(obs)
+    turns = np.nan_to_num(ds["turn_backs"].transpose(*grid_dims, "step").values.reshape(n_runs, -1), nan=0.0)
     turned = turns.max(axis=-1) > 0
     if "log_growth" in ds:
-        growth = ds["log_growth"].transpose(*grid_dims, "step").values.reshape(len(loss), -1)
+        growth = ds["log_growth"].transpose(*grid_dims, "step").values.reshape(n_runs, -1)
         lyap = lyapunov_from_cumulative(growth, steps, start)
     else:
-        lyap = np.full(len(loss), np.nan)
-    codes, periods = np.zeros(len(loss), dtype=np.int64), np.zeros(len(loss), dtype=np.int64)
-    found, best = detect_periods(obs[:, late], kw.get("period_rtol", PERIOD_RTOL), kw.get("max_period", MAX_PERIOD))
-    for i in range(len(loss)):
-        phase, period = classify_trajectory(obs[i, late], bool(diverged[i]), bool(turned[i]),
+        lyap = np.full(n_runs, np.nan)
+    codes, periods = np.zeros(n_runs, dtype=np.int64), np.zeros(n_runs, dtype=np.int64)
+    found, best = detect_periods(obs, kw.get("period_rtol", PERIOD_RTOL), kw.get("max_period", MAX_PERIOD))
+    for i in range(n_runs):
+        phase, period = classify_trajectory(obs[i], bool(diverged[i]), bool(turned[i]),
                                             float(lyap[i]), periods=(int(found[i]), int(best[i])), **kw)
         codes[i], periods[i] = PHASE_CODES[phase], period
     lyap = np.where(diverged, np.nan, lyap)
@@ -172,9 +214,10 @@ def classify_dataset(ds: xr.Dataset, **kw) -> xr.Dataset:
     )
 
 
-def measured_boundaries(a: np.ndarray, codes: np.ndarray) -> dict[str, float]:
-    """Boundary between phase k and k+1: midpoint between the first ``a`` whose phase rank exceeds
-    k and the grid point before it (NaN when the transition is not on the grid).
+def transition_brackets(a: np.ndarray, codes: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Boundary between phase k and k+1: the grid points ``(lo, hi)`` around it, ``hi`` the first
+    ``a`` whose phase rank exceeds k and ``lo`` the point before (NaN when the transition is not
+    on the grid).
 
     ``a`` must be sorted; the first exceedance makes periodic windows inside chaos irrelevant.
     """
@@ -183,17 +226,52 @@ def measured_boundaries(a: np.ndarray, codes: np.ndarray) -> dict[str, float]:
     for k, name in enumerate(BOUNDARIES):
         above = np.flatnonzero(codes > k)
         if above.size == 0 or above[0] == 0:
-            out[name] = float("nan")
+            out[name] = (float("nan"), float("nan"))
         else:
-            i = above[0]
-            out[name] = 0.5 * (a[i] + a[i - 1])
+            out[name] = (float(a[above[0] - 1]), float(a[above[0]]))
     return out
+
+
+def measured_boundaries(a: np.ndarray, codes: np.ndarray) -> dict[str, float]:
+    """Midpoints of :func:`transition_brackets`."""
+    return {name: 0.5 * (lo + hi) for name, (lo, hi) in transition_brackets(a, codes).items()}
+
+
+def phase_extent_bracket(a: np.ndarray, codes: np.ndarray, code: int) -> tuple[float, float]:
+    """Bounds on the length of the part of the swept range ``[a_0, a_end]`` in phase ``code``.
+
+    Each maximal run of consecutive grid points ``a_i..a_j`` in that phase covers at least
+    ``a_j - a_i`` (zero for a single point) and at most ``a_{j+1} - a_{i-1}`` (its neighbours,
+    clipped to the grid's ends); the bounds add over the runs. ``a`` must be sorted.
+    """
+    a, inside = np.asarray(a, dtype=float), np.asarray(codes) == code
+    edges = np.diff(np.concatenate([[0], inside.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    lo = float(np.sum(a[ends] - a[starts]))
+    hi = float(np.sum(a[np.minimum(ends + 1, len(a) - 1)] - a[np.maximum(starts - 1, 0)]))
+    return lo, hi
 
 
 def fluctuation(series: np.ndarray, axis: int = -1) -> np.ndarray:
     """Standard deviation along ``axis`` (NaN-aware, silent on all-NaN slices)."""
     with np.errstate(invalid="ignore"), _quiet():
         return np.nanstd(series, axis=axis)
+
+
+def late_fluctuation_ratio(averaged: np.ndarray, last: np.ndarray) -> np.ndarray:
+    r"""``std(averaged) / std(last)`` over the second half of the last axis (the late window's).
+
+    ``averaged``: the test error of the running average of the predictor started at the window's
+    start (a burn-in of everything before), so over the second half it averages at least half the
+    window. References for a window of :math:`W` steps: an i.i.d. sequence gives about
+    :math:`0.38/\sqrt W` (0.014 at W = 750), a stationary one with correlation time :math:`\tau`
+    about :math:`\sqrt\tau` times that, a cycle of period :math:`p` about :math:`p/W`; a
+    sequence that drifts linearly gives exactly 1/2 whatever its rate (its running average drifts at
+    half the rate), a predictor drifting linearly 1/4 (the error is quadratic in it).
+    """
+    half = averaged.shape[-1] // 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return fluctuation(averaged[..., half:]) / fluctuation(last[..., half:])
 
 
 class _quiet:

@@ -25,7 +25,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import InitVar, asdict, dataclass, field, replace
+from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -81,26 +81,24 @@ class Estimate:
     reason: str | None = None
     assessable: bool = True
 
-    def with_evidence(self, evidence) -> "Estimate":
-        return replace(self, evidence=evidence)
 
-
-def _finite(values) -> tuple[np.ndarray, np.ndarray]:
+def _checked(values, n_min: int, method: str, what: str, evidence) -> tuple[np.ndarray, object, Estimate | None]:
+    """The values as a flat array, the evidence to report (the values unless given), and an
+    estimate without interval in place of the measurement when the design has fewer than
+    ``n_min`` units (not assessable), or a failed one (NaN) when any unit is not finite (a
+    diverged run counts against the claim); ``None`` when the values can be reduced."""
     values = np.asarray(values, dtype=np.float64).ravel()
-    return values, values[np.isfinite(values)]
-
-
-def _too_few(values, n_min: int, method: str, what: str) -> Estimate | None:
-    """An estimate without interval when the design has fewer than ``n_min`` units, or a failed
-    one (NaN) when outcomes (diverged runs) left fewer finite units than that."""
-    values, finite = _finite(values)
+    evidence = values if evidence is None else evidence
     if values.size < n_min:
-        return Estimate(math.nan, (math.nan, math.nan), method, values, int(values.size),
-                        reason=f"{what} needs at least {n_min} units; this run has {values.size}", assessable=False)
-    if finite.size < values.size:  # a diverged unit has no value: it counts against the claim
-        return Estimate(math.nan, (math.nan, math.nan), method, values, int(values.size),
-                        reason=f"{values.size - finite.size} of {values.size} units not finite (diverged or undefined)")
-    return None
+        return values, evidence, Estimate(
+            math.nan, (math.nan, math.nan), method, evidence, int(values.size),
+            reason=f"{what} needs at least {n_min} units; this run has {values.size}", assessable=False)
+    bad = int((~np.isfinite(values)).sum())
+    if bad:
+        return values, evidence, Estimate(
+            math.nan, (math.nan, math.nan), method, evidence, int(values.size),
+            reason=f"{bad} of {values.size} units not finite (diverged or undefined)")
+    return values, evidence, None
 
 
 def _median_rank(n: int) -> int:
@@ -119,25 +117,24 @@ def median_ci(values, evidence=None) -> Estimate:
     """Median with its distribution-free 95 % interval (order statistics, as the sign test):
     needs at least 6 units."""
     method = "median; 95% distribution-free interval (order statistics, sign test)"
-    if (bad := _too_few(values, MEDIAN_MIN_UNITS, method, "an interval for a median")) is not None:
-        return bad if evidence is None else bad.with_evidence(evidence)
-    values, finite = _finite(values)
-    ordered = np.sort(finite)
+    values, evidence, bad = _checked(values, MEDIAN_MIN_UNITS, method, "an interval for a median", evidence)
+    if bad is not None:
+        return bad
+    ordered = np.sort(values)
     k = _median_rank(ordered.size)
-    return Estimate(float(np.median(ordered)), (float(ordered[k - 1]), float(ordered[-k])), method,
-                    evidence if evidence is not None else values, int(values.size))
+    return Estimate(float(np.median(ordered)), (float(ordered[k - 1]), float(ordered[-k])), method, evidence,
+                    int(values.size))
 
 
 def mean_ci(values, evidence=None) -> Estimate:
     """Mean with its Student-t 95 % interval: needs at least 3 units."""
     method = "mean; 95% Student-t interval"
-    if (bad := _too_few(values, 3, method, "a t interval")) is not None:
-        return bad if evidence is None else bad.with_evidence(evidence)
-    values, finite = _finite(values)
-    mean = float(finite.mean())
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, finite.size - 1) * finite.std(ddof=1) / math.sqrt(finite.size))
-    return Estimate(mean, (mean - half, mean + half), method, evidence if evidence is not None else values,
-                    int(values.size))
+    values, evidence, bad = _checked(values, 3, method, "a t interval", evidence)
+    if bad is not None:
+        return bad
+    mean = float(values.mean())
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return Estimate(mean, (mean - half, mean + half), method, evidence, int(values.size))
 
 
 def paired(a, b, *, log10: bool = False, statistic: str = "median") -> Estimate:

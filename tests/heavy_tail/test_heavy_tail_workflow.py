@@ -61,10 +61,11 @@ def test_check_config_names_the_bad_key(edit, key):
 
 
 def test_paper_scale_without_mnist_fails_clearly(tmp_path):
-    from sgdrepro.core.datasets import DatasetMissing
+    from sgdrepro.core.datasets import DatasetMissing, check_datasets
     from sgdrepro.heavy_tail import check_config
 
     config = _config()
     config.update(scale="paper", datasets_dir=str(tmp_path))
+    check_config(config, "heavy_tail.paper")  # the paper's own checks read no data set
     with pytest.raises(DatasetMissing, match="mnist"):
-        check_config(config, "heavy_tail.paper")
+        check_datasets(config, papers=["heavy_tail"])

@@ -91,18 +91,21 @@ def test_semantic_checks(config):
 
 
 def test_paper_scale_without_cifar_fails_early(config, tmp_path):
+    from sgdrepro.core.datasets import check_datasets
+
     config["scale"] = "paper"
     config["datasets_dir"] = str(tmp_path)
+    check_config(config, "large_step_sparse.paper")  # the paper's own checks read no data set
     with pytest.raises(DatasetMissing, match="cifar-10-batches-py"):
-        check_config(config, "large_step_sparse.paper")
+        check_datasets(config, papers=["large_step_sparse"])
     config["large_step_sparse"]["paper"]["deep"]["dataset"] = "synthetic_cifar"
     with pytest.raises(DatasetMissing, match="cifar-10-batches-py"):  # deep_sota reads CIFAR-10 too
-        check_config(config, "large_step_sparse.paper")
+        check_datasets(config, papers=["large_step_sparse"])
     config["large_step_sparse"]["paper"]["deep_sota"]["dataset"] = "synthetic_cifar"
     with pytest.raises(DatasetMissing, match="cifar-100-python"):  # deep_densenet: CIFAR-100
-        check_config(config, "large_step_sparse.paper")
+        check_datasets(config, papers=["large_step_sparse"])
     config["large_step_sparse"]["paper"]["deep_densenet"]["dataset"] = "synthetic_cifar"
-    check_config(config, "large_step_sparse.paper")  # the stand-in needs no files
+    check_datasets(config, papers=["large_step_sparse"])  # the stand-in needs no files
 
 
 @pytest.mark.slow

@@ -30,6 +30,8 @@ rule autoencoder_batch_train_orthogonal:
         threads=threads_of("train", "autoencoder_batch_train_orthogonal"),
     log:
         log_path("autoencoder_batch", "train_orthogonal"),
+    benchmark:
+        benchmark_path("autoencoder_batch", "train_orthogonal"),
     message:
         "autoencoder_batch: SGD with every batch size 1..n on orthonormal data (linear and ReLU, reshuffled and cyclic)"
     threads: threads_of("train", "autoencoder_batch_train_orthogonal")

@@ -21,6 +21,8 @@ rule dimensionless_odes_train_collapse:
         threads=threads_of("train", "dimensionless_odes_train_collapse"),
     log:
         log_path("dimensionless_odes", "train_collapse"),
+    benchmark:
+        benchmark_path("dimensionless_odes", "train_collapse"),
     message:
         "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["collapse"]
     threads: threads_of("train", "dimensionless_odes_train_collapse")
@@ -42,6 +44,8 @@ rule dimensionless_odes_train_width:
         threads=threads_of("train", "dimensionless_odes_train_width"),
     log:
         log_path("dimensionless_odes", "train_width"),
+    benchmark:
+        benchmark_path("dimensionless_odes", "train_width"),
     message:
         "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["width"]
     threads: threads_of("train", "dimensionless_odes_train_width")
@@ -63,6 +67,8 @@ rule dimensionless_odes_train_floor:
         threads=threads_of("train", "dimensionless_odes_train_floor"),
     log:
         log_path("dimensionless_odes", "train_floor"),
+    benchmark:
+        benchmark_path("dimensionless_odes", "train_floor"),
     message:
         "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["floor"]
     threads: threads_of("train", "dimensionless_odes_train_floor")
@@ -84,6 +90,8 @@ rule dimensionless_odes_train_phase:
         threads=threads_of("train", "dimensionless_odes_train_phase"),
     log:
         log_path("dimensionless_odes", "train_phase"),
+    benchmark:
+        benchmark_path("dimensionless_odes", "train_phase"),
     message:
         "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["phase"]
     threads: threads_of("train", "dimensionless_odes_train_phase")

@@ -26,6 +26,8 @@ rule heavy_tail_train_linreg:
         threads=threads_of("train", "heavy_tail_train_linreg"),
     log:
         log_path("heavy_tail", "train_linreg"),
+    benchmark:
+        benchmark_path("heavy_tail", "train_linreg"),
     message:
         "heavy_tail: online SGD on Gaussian linear regression over the (eta, b) grid, fresh data every step"
     threads: threads_of("train", "heavy_tail_train_linreg")
@@ -47,6 +49,8 @@ rule heavy_tail_train_linreg_dim:
         threads=threads_of("train", "heavy_tail_train_linreg_dim"),
     log:
         log_path("heavy_tail", "train_linreg_dim"),
+    benchmark:
+        benchmark_path("heavy_tail", "train_linreg_dim"),
     message:
         "heavy_tail: online SGD on Gaussian linear regression over the dimension d"
     threads: threads_of("train", "heavy_tail_train_linreg_dim")
@@ -68,6 +72,8 @@ rule heavy_tail_train_linreg_sigma:
         threads=threads_of("train", "heavy_tail_train_linreg_sigma"),
     log:
         log_path("heavy_tail", "train_linreg_sigma"),
+    benchmark:
+        benchmark_path("heavy_tail", "train_linreg_sigma"),
     message:
         "heavy_tail: online SGD on Gaussian linear regression over the data scale sigma (Hessian sigma^2 I)"
     threads: threads_of("train", "heavy_tail_train_linreg_sigma")
@@ -89,6 +95,8 @@ rule heavy_tail_train_linreg_finite:
         threads=threads_of("train", "heavy_tail_train_linreg_finite"),
     log:
         log_path("heavy_tail", "train_linreg_finite"),
+    benchmark:
+        benchmark_path("heavy_tail", "train_linreg_finite"),
     message:
         "heavy_tail: multi-pass SGD on one fixed Gaussian regression data set (the authors' setting)"
     threads: threads_of("train", "heavy_tail_train_linreg_finite")
@@ -101,6 +109,8 @@ rule heavy_tail_train_linreg_finite:
 
 
 rule heavy_tail_train_mlp:
+    input:
+        dataset_input("heavy_tail", "mlp"),
     output:
         nc=data_path("heavy_tail", "mlp"),
     params:
@@ -110,6 +120,8 @@ rule heavy_tail_train_mlp:
         threads=threads_of("train", "heavy_tail_train_mlp"),
     log:
         log_path("heavy_tail", "train_mlp"),
+    benchmark:
+        benchmark_path("heavy_tail", "train_mlp"),
     message:
         "heavy_tail: SGD on bias-free ReLU networks over the (eta, b) grid"
     threads: threads_of("train", "heavy_tail_train_mlp")

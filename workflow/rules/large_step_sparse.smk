@@ -13,6 +13,8 @@ rule large_step_sparse_train_diagonal_sgd:
         threads=threads_of("train", "large_step_sparse_train_diagonal_sgd"),
     log:
         log_path("large_step_sparse", "train_diagonal_sgd"),
+    benchmark:
+        benchmark_path("large_step_sparse", "train_diagonal_sgd"),
     message:
         "large_step_sparse: diagonal linear nets, SGD (batch 1) over the (step size, decay time, seed) grid"
     threads: threads_of("train", "large_step_sparse_train_diagonal_sgd")
@@ -34,6 +36,8 @@ rule large_step_sparse_train_diagonal_gd:
         threads=threads_of("train", "large_step_sparse_train_diagonal_gd"),
     log:
         log_path("large_step_sparse", "train_diagonal_gd"),
+    benchmark:
+        benchmark_path("large_step_sparse", "train_diagonal_gd"),
     message:
         "large_step_sparse: diagonal linear nets, full-batch GD over the (step size, decay time, seed) grid"
     threads: threads_of("train", "large_step_sparse_train_diagonal_gd")
@@ -55,6 +59,8 @@ rule large_step_sparse_train_relu_teacher_student:
         threads=threads_of("train", "large_step_sparse_train_relu_teacher_student"),
     log:
         log_path("large_step_sparse", "train_relu_teacher_student"),
+    benchmark:
+        benchmark_path("large_step_sparse", "train_relu_teacher_student"),
     message:
         "large_step_sparse: two-layer ReLU student of a ReLU teacher, SGD with small vs large steps and decays"
     threads: threads_of("train", "large_step_sparse_train_relu_teacher_student")
@@ -76,6 +82,8 @@ rule large_step_sparse_train_relu_1d:
         threads=threads_of("train", "large_step_sparse_train_relu_1d"),
     log:
         log_path("large_step_sparse", "train_relu_1d"),
+    benchmark:
+        benchmark_path("large_step_sparse", "train_relu_1d"),
     message:
         "large_step_sparse: two-layer ReLU net on the 1-D regression problem, short vs long large-step phase"
     threads: threads_of("train", "large_step_sparse_train_relu_1d")
@@ -97,6 +105,8 @@ rule large_step_sparse_train_relu_three_layer:
         threads=threads_of("train", "large_step_sparse_train_relu_three_layer"),
     log:
         log_path("large_step_sparse", "train_relu_three_layer"),
+    benchmark:
+        benchmark_path("large_step_sparse", "train_relu_three_layer"),
     message:
         "large_step_sparse: three-layer ReLU student of a ReLU teacher, small step vs warmed-up large steps and decays"
     threads: threads_of("train", "large_step_sparse_train_relu_three_layer")
@@ -109,6 +119,8 @@ rule large_step_sparse_train_relu_three_layer:
 
 
 rule large_step_sparse_train_deep:
+    input:
+        dataset_input("large_step_sparse", "deep"),
     output:
         nc=data_path("large_step_sparse", "deep"),
     params:
@@ -118,6 +130,8 @@ rule large_step_sparse_train_deep:
         threads=threads_of("train", "large_step_sparse_train_deep"),
     log:
         log_path("large_step_sparse", "train_deep"),
+    benchmark:
+        benchmark_path("large_step_sparse", "train_deep"),
     message:
         "large_step_sparse: ResNets with a large-step phase of swept length (feature sparsity and test error per epoch)"
     threads: threads_of("train", "large_step_sparse_train_deep")
@@ -130,6 +144,8 @@ rule large_step_sparse_train_deep:
 
 
 rule large_step_sparse_train_deep_sota:
+    input:
+        dataset_input("large_step_sparse", "deep_sota"),
     output:
         nc=data_path("large_step_sparse", "deep_sota"),
     params:
@@ -139,6 +155,8 @@ rule large_step_sparse_train_deep_sota:
         threads=threads_of("train", "large_step_sparse_train_deep_sota"),
     log:
         log_path("large_step_sparse", "train_deep_sota"),
+    benchmark:
+        benchmark_path("large_step_sparse", "train_deep_sota"),
     message:
         "large_step_sparse: ResNets in the state-of-the-art setting (momentum, weight decay, augmentation), large-step phase swept"
     threads: threads_of("train", "large_step_sparse_train_deep_sota")
@@ -151,6 +169,8 @@ rule large_step_sparse_train_deep_sota:
 
 
 rule large_step_sparse_train_deep_densenet:
+    input:
+        dataset_input("large_step_sparse", "deep_densenet"),
     output:
         nc=data_path("large_step_sparse", "deep_densenet"),
     params:
@@ -160,6 +180,8 @@ rule large_step_sparse_train_deep_densenet:
         threads=threads_of("train", "large_step_sparse_train_deep_densenet"),
     log:
         log_path("large_step_sparse", "train_deep_densenet"),
+    benchmark:
+        benchmark_path("large_step_sparse", "train_deep_densenet"),
     message:
         "large_step_sparse: DenseNets with a large-step phase of swept length (feature sparsity per dense block, test error)"
     threads: threads_of("train", "large_step_sparse_train_deep_densenet")

@@ -23,6 +23,8 @@ rule quadratic_chaos_train_orthogonal:
         threads=threads_of("train", "quadratic_chaos_train_orthogonal"),
     log:
         log_path("quadratic_chaos", "train_orthogonal"),
+    benchmark:
+        benchmark_path("quadratic_chaos", "train_orthogonal"),
     message:
         "quadratic_chaos: full-batch GD, phase retrieval and two-layer net on orthonormal data, one step size per phase"
     threads: threads_of("train", "quadratic_chaos_train_orthogonal")
@@ -44,6 +46,8 @@ rule quadratic_chaos_train_bifurcation:
         threads=threads_of("train", "quadratic_chaos_train_bifurcation"),
     log:
         log_path("quadratic_chaos", "train_bifurcation"),
+    benchmark:
+        benchmark_path("quadratic_chaos", "train_bifurcation"),
     message:
         "quadratic_chaos: full-batch GD, phase retrieval on orthonormal data over a fine grid of normalised step sizes"
     threads: threads_of("train", "quadratic_chaos_train_bifurcation")
@@ -65,6 +69,8 @@ rule quadratic_chaos_train_gaussian_losses:
         threads=threads_of("train", "quadratic_chaos_train_gaussian_losses"),
     log:
         log_path("quadratic_chaos", "train_gaussian_losses"),
+    benchmark:
+        benchmark_path("quadratic_chaos", "train_gaussian_losses"),
     message:
         "quadratic_chaos: full-batch GD, phase retrieval and two-layer net on Gaussian data, one step size per phase"
     threads: threads_of("train", "quadratic_chaos_train_gaussian_losses")
@@ -86,6 +92,8 @@ rule quadratic_chaos_train_gaussian_phase_map:
         threads=threads_of("train", "quadratic_chaos_train_gaussian_phase_map"),
     log:
         log_path("quadratic_chaos", "train_gaussian_phase_map"),
+    benchmark:
+        benchmark_path("quadratic_chaos", "train_gaussian_phase_map"),
     message:
         "quadratic_chaos: full-batch GD, phase retrieval on Gaussian data over step size and sample size"
     threads: threads_of("train", "quadratic_chaos_train_gaussian_phase_map")
@@ -107,6 +115,8 @@ rule quadratic_chaos_train_generalization:
         threads=threads_of("train", "quadratic_chaos_train_generalization"),
     log:
         log_path("quadratic_chaos", "train_generalization"),
+    benchmark:
+        benchmark_path("quadratic_chaos", "train_generalization"),
     message:
         "quadratic_chaos: full-batch GD, two-layer net on Gaussian data, last iterate and ergodic average"
     threads: threads_of("train", "quadratic_chaos_train_generalization")

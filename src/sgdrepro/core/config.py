@@ -314,8 +314,11 @@ def _check_results_dir(path: str) -> None:
     os.unlink(probe)
 
 
-def validate_config(config: Mapping, schema_path: str | os.PathLike, results_dir: str = "results") -> None:
-    """Schema first, then machine checks, then each active paper's semantic checks."""
+def validate_config(config: Mapping, schema_path: str | os.PathLike, results_dir: str = "results",
+                    datasets: bool = True) -> None:
+    """Schema first, then machine checks, then each active paper's semantic checks. ``datasets``:
+    also check that every real data set the config names is in datasets_dir (presence only); the
+    workflow passes False and checks, before any job, only the data sets its jobs read."""
     validate_schema(config, schema_path)
     _check_finite(config)
     _check_device(config["device"])
@@ -325,3 +328,7 @@ def validate_config(config: Mapping, schema_path: str | os.PathLike, results_dir
         checker = getattr(module, "check_config", None)
         if checker is not None:
             checker(dict(config), f"{paper}.{config['scale']}")
+    if datasets:
+        from .datasets import check_datasets
+
+        check_datasets(config)

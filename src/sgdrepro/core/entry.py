@@ -28,6 +28,7 @@ from .claims import write_claims
 from .device import resolve_device, resolve_dtype
 from .figures import save_figure
 from .store import provenance, read_dataset, write_dataset
+from .trainer import memory_budget, progress_every
 
 __all__ = ["RunContext", "train_job", "figure_job", "claims_job", "report_job", "set_threads"]
 
@@ -65,7 +66,8 @@ def job_logging(log_path: str | None, config: Mapping | None = None):
     the job runs with the numerics environment the config asks for (in the log if not)."""
     root = logging.getLogger()
     handler = logging.FileHandler(log_path, mode="w") if log_path else logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    # a time stamp on every line: a reader of a long job's log sees when each step happened
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
@@ -112,13 +114,21 @@ def train_job(smk) -> None:
             inputs=_named(smk.input),
             log=log,
         )
-        log.info("%s/%s on %s", paper, experiment, device)
-        with warnings.catch_warnings():
+        budget = _memory_budget(smk)
+        log.info("%s/%s on %s, memory budget %s", paper, experiment, device,
+                 "the free memory" if budget is None else f"{budget / 1e6:.0f} MB (the job's mem_mb)")
+        with warnings.catch_warnings(), progress_every(config["progress_seconds"]), memory_budget(budget):
             warnings.simplefilter("once")
             dataset = getattr(_paper_module(paper, "experiments"), f"run_{experiment}")(cfg, ctx)
         attrs = provenance(paper, experiment, cfg, config["scale"], ctx.root_seed, device.type,
                            config.get("numerics", "portable"))
         write_dataset(dataset, smk.output.nc, attrs)
+
+
+def _memory_budget(smk) -> int | None:
+    """The job's memory request in bytes (Snakemake's ``mem_mb``), what its chunks must fit in."""
+    mem_mb = getattr(smk.resources, "mem_mb", None) if hasattr(smk, "resources") else None
+    return None if mem_mb is None else int(mem_mb) * 1_000_000
 
 
 def figure_job(smk) -> None:

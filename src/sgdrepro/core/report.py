@@ -133,15 +133,26 @@ def _figure(png: Path) -> str:
     )
 
 
+def _not_built(not_built: Mapping[str, str]) -> str:
+    """The outputs left out (a data set they read is missing), one line each; nothing when none."""
+    if not not_built:
+        return ""
+    items = "".join(f"<li><code>{html.escape(name)}</code>: {html.escape(reason)}</li>" for name, reason in not_built.items())
+    return f'<p class="na">Not built (<code>allow_missing_datasets</code>):</p><ul class="na">{items}</ul>'
+
+
 def write_report(path: str | os.PathLike, papers: Mapping[str, Mapping], config: Mapping, results_dir: str = "results") -> Path:
-    """``papers``: ``{paper: {"claims": path, "figures": [png paths]}}``."""
+    """``papers``: ``{paper: {"claims": path, "figures": [png paths]}}``, with ``"not_built":
+    {figure or "claims.json": reason}`` for the outputs left out (then ``"claims"`` is None if the
+    claims are among them)."""
     from sgdrepro import __version__
 
     totals = {"pass": 0, "fragile": 0, "fail": 0, "n/a": 0}
     sections, summary = [], []
     scale = config.get("scale")
     for paper, outputs in papers.items():
-        claims = read_claims(outputs["claims"])
+        not_built = outputs.get("not_built") or {}
+        claims = read_claims(outputs["claims"]) if outputs["claims"] is not None else []
         counts = _counts(claims)
         for key, value in counts.items():
             totals[key] += value
@@ -149,17 +160,22 @@ def write_report(path: str | os.PathLike, papers: Mapping[str, Mapping], config:
         digest = config_digest(section_cfg) if section_cfg is not None else "n/a"
         figures = "".join(_figure(Path(p)) for p in outputs["figures"])
         status = "fail" if counts["fail"] else "fragile" if counts["fragile"] else "pass"
+        claims_text = _count_text(counts)
+        if outputs["claims"] is None:
+            status, claims_text = "na", html.escape(not_built.get("claims.json", "not built"))
+        n_missing = sum(name != "claims.json" for name in not_built)
         summary.append(
             f'<tr><td><a href="#{html.escape(paper)}">{html.escape(paper)}</a></td>'
-            f'<td class="{status}">{_count_text(counts)}</td><td>{len(outputs["figures"])}</td>'
+            f'<td class="{status}">{claims_text}</td><td>{len(outputs["figures"])}'
+            f"{f' ({n_missing} not built)' if n_missing else ''}</td>"
             f"<td><code>{digest}</code></td></tr>"
         )
+        claims_where = f" (<code>{html.escape(str(outputs['claims']))}</code>)" if outputs["claims"] is not None else ""
         sections.append(
             f'<h2 id="{html.escape(paper)}">{html.escape(paper_titles.get(paper, paper))}</h2>'
-            f"<p>Claims: {_count_text(counts)} "
-            f"(<code>{html.escape(str(outputs['claims']))}</code>); config section "
+            f"<p>Claims: {claims_text}{claims_where}; config section "
             f"<code>{html.escape(paper)}.{html.escape(str(scale))}</code> digest <code>{digest}</code>.</p>"
-            f"{_claims_table(claims)}{figures}"
+            f"{_claims_table(claims) if outputs['claims'] is not None else ''}{figures}{_not_built(not_built)}"
         )
     overview = (
         "<table><tr><th>paper</th><th>claims passed</th><th>figures</th><th>config section digest</th></tr>"

@@ -24,9 +24,8 @@ _TRAIN_SIZES = {"digits": 1348, "mnist": 60000, "cifar10": 50000}
 
 
 def check_config(config: dict, key_prefix: str) -> None:
-    """Semantic checks that the schema cannot express (raise ConfigError naming the key)."""
-    from sgdrepro.core.datasets import check_dataset
-
+    """Semantic checks that the schema cannot express (raise ConfigError naming the key). The data
+    set mlp reads is checked by core.config.validate_config, or by the workflow for its jobs only."""
     section = config["heavy_tail"][config["scale"]]
     for name in ("linreg", "linreg_dim", "linreg_sigma", "linreg_finite"):
         cfg = section[name]
@@ -56,5 +55,3 @@ def check_config(config: dict, key_prefix: str) -> None:
             if point[key] not in section["linreg"]["grid"][key]:
                 raise ConfigError(f"{key_prefix}.analysis.{which}.{key}", point[key],
                                   f"must be one of linreg.grid.{key} {section['linreg']['grid'][key]}")
-    if mlp["dataset"] in ("mnist", "cifar10"):
-        check_dataset(mlp["dataset"], config.get("datasets_dir") or "data")

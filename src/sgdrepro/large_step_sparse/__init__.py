@@ -33,7 +33,8 @@ def _paired(section: dict, key: str, other: str, prefix: str) -> None:
 
 
 def check_config(config: dict, key_prefix: str) -> None:
-    """Semantic checks the schema cannot express (raised before any job starts)."""
+    """Semantic checks the schema cannot express (raised before any job starts). The data sets the
+    deep nets read are checked by core.config.validate_config, or by the workflow for its jobs only."""
     scale = config["large_step_sparse"][config["scale"]]
     for name in ("diagonal_sgd", "diagonal_gd"):
         section, prefix = scale[name], f"{key_prefix}.{name}"
@@ -54,10 +55,10 @@ def check_config(config: dict, key_prefix: str) -> None:
     if ts["batch_size"] > ts["n"]:
         raise ConfigError(f"{key_prefix}.relu_teacher_student.batch_size", ts["batch_size"], f"must be <= n ({ts['n']})")
     for name in ("deep", "deep_sota", "deep_densenet"):
-        _check_deep(config, scale[name], f"{key_prefix}.{name}")
+        _check_deep(scale[name], f"{key_prefix}.{name}")
 
 
-def _check_deep(config: dict, deep_cfg: dict, prefix: str) -> None:
+def _check_deep(deep_cfg: dict, prefix: str) -> None:
     _paired(deep_cfg, "lr", "large_phase", prefix)
     if deep_cfg["architecture"] == "resnet" and len(deep_cfg["blocks"]) != len(deep_cfg["widths"]):
         raise ConfigError(f"{prefix}.blocks", deep_cfg["blocks"], f"must have one entry per stage in widths ({len(deep_cfg['widths'])})")
@@ -74,11 +75,3 @@ def _check_deep(config: dict, deep_cfg: dict, prefix: str) -> None:
     if deep_cfg["dataset"] == "synthetic_cifar" and deep_cfg["batch_size"] > deep_cfg["synthetic_n_train"]:
         raise ConfigError(f"{prefix}.batch_size", deep_cfg["batch_size"],
                           f"must be <= synthetic_n_train ({deep_cfg['synthetic_n_train']})")
-    from sgdrepro.core.datasets import DATA_FOLDERS, check_dataset
-
-    if deep_cfg["dataset"] in DATA_FOLDERS:
-        name = deep_cfg["dataset"]
-        directory = config.get("datasets_dir")
-        if not directory:
-            raise ConfigError("datasets_dir", directory, f"{prefix}.dataset is {name}: name the directory holding {DATA_FOLDERS[name]}")
-        check_dataset(name, directory)

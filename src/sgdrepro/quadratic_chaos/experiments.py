@@ -121,19 +121,21 @@ def train_gd(cfg: dict, ctx: RunContext, grid: Grid, width: int, data: str, keys
         params["n"] = flat["n"].astype(np.int64)
     if keys is None:
         keys = run_keys(ctx.experiment, grid.points(), root_seed=ctx.root_seed, key_dims=("seed",))
-    problems: dict[int, _Problem] = {}
+    problems: dict[int, _Problem] = {}  # the chunk in training only: chunks run one after another
     # phase retrieval learns a single-neuron teacher; the two-layer net a teacher of teacher_width neurons
     teacher_width = 1 if width == 1 else int(cfg.get("teacher_width", 1))
 
     def init(chunk):
         prob = _Problem(chunk, data, width, d, n_max, float(cfg.get("target", 1.0)),
                         teacher_width, float(cfg.get("noise", 0.0)), n_test)
+        problems.clear()  # the previous chunk's data are no longer needed
         problems[id(chunk)] = prob
         W = float(cfg["init_scale"]) * chunk.random.normal("init", 0, (d, width), chunk.dtype)
         q = prob.project(chunk.random.normal("tangent", 0, (d, width), chunk.dtype))
         q = q / q.flatten(1).norm(dim=1).reshape(-1, 1, 1)
         zeros = torch.zeros(chunk.n_runs, dtype=chunk.dtype, device=chunk.device)
-        state = {"W": W, "q": q, "delta": torch.zeros_like(W), "log_growth": zeros, "turn_backs": zeros.clone()}
+        state = {"W": W, "q": q, "delta": torch.zeros_like(W), "log_growth": zeros, "turn_backs": zeros.clone(),
+                 "lr": prob.lr, "sharpness": prob.sharpness}  # constants, passed through to the final state
         if prob.X_test is not None:
             state["f_test_sum"] = torch.zeros(chunk.n_runs, n_test, dtype=chunk.dtype, device=chunk.device)
             state["f_test_late_sum"] = torch.zeros_like(state["f_test_sum"])
@@ -182,13 +184,19 @@ def train_gd(cfg: dict, ctx: RunContext, grid: Grid, width: int, data: str, keys
         return out
 
     traj = train_batched(init, step, observe, n_steps, record_at, params, keys,
-                         device=ctx.device, dtype=ctx.dtype, chunk_size=cfg.get("chunk_size"))
-    # per-run constants, in chunk order (the cache is filled in that order)
-    for name in ("lr", "sharpness"):
-        traj.final[name] = np.concatenate([getattr(p, name).cpu().numpy() for p in problems.values()])
+                         device=ctx.device, dtype=ctx.dtype, chunk_size=cfg.get("chunk_size"),
+                         bytes_per_run=_bytes_per_run(d, n_max, width, n_test, len(record_at)))
     meta = {"late_start": int(late_start), "n_steps": n_steps, "d": d, "n": n_max,
             "init_scale": float(cfg["init_scale"])}
     return traj, meta
+
+
+def _bytes_per_run(d: int, n: int, width: int, n_test: int, n_records: int) -> int:
+    """Memory of one run in a chunk: its data, the step's [n, m] temporaries, the state and
+    eight recorded values per record (float64), with a factor 2 for the allocator's slack.
+    The sharpness's [n, n] Gram is computed in blocks of its own (model.sharpness_at)."""
+    floats = 3 * n * d + 3 * n + 8 * n * width + 10 * d * width + 4 * n_test * (d + 2) + 8 * n_records
+    return 2 * 8 * floats
 
 
 _ATTRS = {

@@ -63,13 +63,21 @@ def hvp(W, V, X, y, mask) -> torch.Tensor:
     return X.transpose(1, 2) @ (dr.unsqueeze(-1) * C + r.unsqueeze(-1) * D) / m
 
 
-def sharpness_at(W, X, mask) -> torch.Tensor:
-    """Top eigenvalue of :math:`\\nabla^2 L` at a zero-loss ``W``: ``[R]`` (Gauss-Newton Gram)."""
-    m = W.shape[-1]
-    Xm = X * mask.unsqueeze(-1)
-    P = Xm @ W
-    K = (2.0 / m**2) * (Xm @ Xm.transpose(1, 2)) * (P @ P.transpose(1, 2))
-    return torch.linalg.eigvalsh(K)[:, -1]
+def sharpness_at(W, X, mask, block_bytes: int = 1 << 28) -> torch.Tensor:
+    """Top eigenvalue of :math:`\nabla^2 L` at a zero-loss ``W``: ``[R]`` (Gauss-Newton Gram).
+
+    The ``[n, n]`` Gram of each run is formed for a block of runs at a time (about
+    ``block_bytes`` for the Gram and its two factors), so memory does not grow with the chunk;
+    each run's eigenvalue is computed alone either way, so the blocks do not change it."""
+    n, m = X.shape[-2], W.shape[-1]
+    block = max(1, int(block_bytes // (3 * 8 * n * n)))
+    top = []
+    for start in range(0, X.shape[0], block):
+        Xm = X[start:start + block] * mask[start:start + block].unsqueeze(-1)
+        P = Xm @ W[start:start + block]
+        K = (2.0 / m**2) * (Xm @ Xm.transpose(1, 2)) * (P @ P.transpose(1, 2))
+        top.append(torch.linalg.eigvalsh(K)[:, -1])
+    return torch.cat(top)
 
 
 def orthonormal_data(gaussian: torch.Tensor, n: int) -> torch.Tensor:

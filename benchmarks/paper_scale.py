@@ -1,0 +1,234 @@
+"""Measure every paper-scale training job: wall time, CPU time, peak memory and output size.
+
+Runs the training jobs of ``--config scale=paper`` through the real workflow in a scratch
+directory, whole or as the measured slices of benchmarks/paper_scale/slices.yaml (all runs of
+the grid, a fraction of the steps), and reads Snakemake's own ``benchmark:`` files
+(results/<paper>/benchmarks/train_<experiment>.tsv). A slice's time is extrapolated linearly in
+steps, but for the trainer's set-up time read from the job log (other set-up is scaled up with
+it: an upper bound); its peak memory is the full job's, plus,
+where the number of records grows with the steps (``output_scales``), the missing records.
+
+    python benchmarks/paper_scale.py --workdir /tmp/paper --cores 2 \\
+        --papers quadratic_chaos autoencoder_batch --out benchmarks/paper_scale/cpu.json
+    python benchmarks/paper_scale.py --table benchmarks/paper_scale/cpu.json   # the markdown table
+
+Jobs that need a data set missing from ``datasets_dir`` are skipped (listed in the output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SLICES = ROOT / "benchmarks" / "paper_scale" / "slices.yaml"
+PAPERS = ["heavy_tail", "dimensionless_odes", "quadratic_chaos", "autoencoder_batch", "large_step_sparse"]
+
+
+def training_jobs(papers: list[str]) -> list[tuple[str, str]]:
+    """(paper, experiment) of every training rule, read from the rule files."""
+    jobs = []
+    for paper in papers:
+        text = (ROOT / "workflow" / "rules" / f"{paper}.smk").read_text()
+        jobs += [(paper, exp) for exp in re.findall(rf"^rule {paper}_train_(\w+):", text, flags=re.M)]
+    return jobs
+
+
+def slice_overlay(slices: dict, jobs) -> dict:
+    """The config overlay of the slices of ``jobs`` (deep-merged over config.yaml's paper blocks)."""
+    overlay: dict = {}
+    for paper, exp in jobs:
+        spec = slices.get(paper, {}).get(exp)
+        if spec:
+            overlay.setdefault(paper, {}).setdefault("paper", {})[exp] = spec["config"]
+    return overlay
+
+
+def run(workdir: Path, jobs, cores: int, slices: dict, extra_config: list[str], overlays: list[Path],
+        dry: bool = False) -> float:
+    targets = [f"results/{paper}/data/{exp}.nc" for paper, exp in jobs]
+    papers = sorted({paper for paper, _ in jobs}, key=PAPERS.index)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(slice_overlay(slices, jobs), handle)
+    cmd = ["snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", str(cores), "--keep-going",
+           "--configfile", handle.name, *map(str, overlays), "--config", "scale=paper", "progress_seconds=30",
+           f"papers={json.dumps(papers)}", *extra_config, *(["-n"] if dry else []), "--", *targets]
+    print(" ".join(cmd), flush=True)
+    start = time.monotonic()
+    subprocess.run(cmd, check=False)
+    return time.monotonic() - start
+
+
+_CALL_DONE = re.compile(r"trained \d+ runs .*; runs (\d+)/(\d+) done.* init ([\d.]+) s")
+
+
+def init_seconds(log: Path) -> float:
+    """Seconds the job's trainer calls spent in ``init`` (data, constants): the last chunk line of
+    each call (runs N/N done) holds its total. Not scaled by a slice: it does not depend on steps."""
+    if not log.exists():
+        return 0.0
+    done = [m for m in map(_CALL_DONE.search, log.read_text().splitlines()) if m and m.group(1) == m.group(2)]
+    return sum(float(m.group(3)) for m in done)
+
+
+def measurement(workdir: Path, paper: str, exp: str, slices: dict) -> dict:
+    bench = workdir / "results" / paper / "benchmarks" / f"train_{exp}.tsv"
+    nc = workdir / "results" / paper / "data" / f"{exp}.nc"
+    spec = slices.get(paper, {}).get(exp)
+    fraction = float(spec["fraction"]) if spec else 1.0
+    row = {"paper": paper, "experiment": exp, "fraction": fraction, "slice": spec["config"] if spec else None}
+    if not bench.exists() or not nc.exists():
+        return {**row, "status": "failed or not run"}
+    with open(bench) as handle:
+        record = next(csv.DictReader(handle, delimiter="\t"))
+    output_mb = nc.stat().st_size / 1e6
+    wall, cpu, rss = float(record["s"]), float(record["cpu_time"]), float(record["max_rss"])
+    grows = bool(spec and spec.get("output_scales", False))
+    init = min(init_seconds(workdir / "results" / paper / "logs" / f"train_{exp}.log"), wall, cpu)
+    return {**row, "status": "measured" if fraction == 1.0 else "slice",
+            "wall_s": wall, "cpu_s": cpu, "max_rss_mb": rss, "output_mb": output_mb,
+            "init_s": init, "full_wall_s": init + (wall - init) / fraction, "full_cpu_s": init + (cpu - init) / fraction,
+            # where the records grow with the steps (output_scales), those of the missing steps,
+            # held twice while the file is written; elsewhere the slice records what the job does
+            "full_max_rss_mb": rss + 2 * output_mb * (1 / fraction - 1) * grows, "full_output_mb": output_mb * (
+                1 / fraction if grows else 1)}
+
+
+DEEP = ("deep", "deep_sota", "deep_densenet")
+
+
+def deep_step_seconds(experiment: str, device: str = "cpu", threads: int = 1) -> dict:
+    """Seconds per training step of ONE run of a paper-scale deep experiment (batch 256, CIFAR's
+    shape, synthetic images: the real data sets are not needed to time a step), from two runs of
+    the real trainer that differ by two steps only (2 and 4 steps; evaluation sets of 256 images),
+    and the full job extrapolated: steps = epochs x 50000 / batch per run, one evaluation per epoch
+    on the configured evaluation sets (from the two runs' remainder, scaled by set size)."""
+    import torch
+
+    from sgdrepro.core.entry import RunContext
+    from sgdrepro.large_step_sparse import deep_runs, experiments
+
+    torch.set_num_threads(threads)
+    full = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["large_step_sparse"]["paper"][experiment]
+    ctx = RunContext("large_step_sparse", experiment, torch.device(device), torch.float32)
+    seconds = {}
+    for n_train in (512, 1024):
+        cfg = {**full, "dataset": "synthetic_cifar", "synthetic_n_train": n_train, "synthetic_n_test": 256,
+               "n_eval_train": 256, "n_eval_test": 256, "n_sparsity": 256, "epochs": 1,
+               "large_phase": full["large_phase"][:1], "lr": full["lr"][:1], "n_seeds": 1}
+        start = time.monotonic()
+        deep_runs.run(cfg, ctx, experiments._label)
+        seconds[n_train] = time.monotonic() - start
+    per_step = (seconds[1024] - seconds[512]) / 2
+    # what is left of the 2-step run: start-up plus two evaluations of 3 x 256 images
+    per_eval_image = max(0.0, seconds[512] - 2 * per_step) / (2 * 3 * 256)
+    n_runs = len(full["large_phase"]) * full["n_seeds"]
+    steps = full["epochs"] * (50000 // full["batch_size"])
+    eval_images = full["n_eval_train"] + full["n_eval_test"] + full["n_sparsity"]
+    total = n_runs * (steps * per_step + (full["epochs"] + 1) * eval_images * per_eval_image)
+    return {"experiment": experiment, "device": device, "threads": threads, "slice_seconds": seconds,
+            "step_seconds": per_step, "eval_seconds_per_image": per_eval_image, "runs": n_runs,
+            "steps_per_run": steps, "full_wall_s": total}
+
+
+MEMORY_MARGIN, RUNTIME_MARGIN = 1.5, 1.5
+
+
+def requests(row: dict) -> dict:
+    """SLURM requests from a measurement: memory 1.5x the (extrapolated) peak, rounded up to
+    500 MB; runtime 1.5x the (extrapolated) wall time on one CPU core, rounded up to 10 minutes.
+    The chunks of a job are sized from its mem_mb, so a request below the peak measured under the
+    old 4000 MB request still fits: the job makes smaller chunks."""
+    mem = 500 * math.ceil(MEMORY_MARGIN * row["full_max_rss_mb"] / 500)
+    runtime = 10 * math.ceil(RUNTIME_MARGIN * row["full_wall_s"] / 600)
+    return {"mem_mb": int(mem), "runtime": int(runtime)}
+
+
+def resources_yaml(rows: list[dict]) -> str:
+    """``resources.scales.paper`` entries for config/config.yaml."""
+    lines = []
+    for row in rows:
+        if "full_wall_s" in row:
+            req = requests(row)
+            lines.append(f"      {row['paper']}_train_{row['experiment']}: {{mem_mb: {req['mem_mb']}, "
+                         f"runtime: {req['runtime']}}}")
+    return "\n".join(lines)
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+
+
+def table(results: dict) -> str:
+    lines = ["| job | measured | wall | CPU | peak RSS | output | full job: wall | peak RSS | output | request |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in results["jobs"]:
+        name = f"{row['paper']}_train_{row['experiment']}"
+        if "wall_s" not in row:
+            lines.append(f"| {name} | {row['status']} | | | | | | | | |")
+            continue
+        how = "whole" if row["fraction"] == 1.0 else f"{row['fraction']:g} of the steps"
+        lines.append(f"| {name} | {how} | {row['wall_s']:.0f} s | {row['cpu_s']:.0f} s | {row['max_rss_mb']:.0f} MB | "
+                     f"{row['output_mb']:.1f} MB | {_hours(row['full_wall_s'])} | {row['full_max_rss_mb']:.0f} MB | "
+                     f"{row['full_output_mb']:.0f} MB | {requests(row)['mem_mb']} MB, {requests(row)['runtime']} min |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/sgdrepro-paper-scale"))
+    parser.add_argument("--papers", nargs="+", default=PAPERS, choices=PAPERS)
+    parser.add_argument("--jobs", nargs="*", help="paper/experiment pairs (default: every training job of --papers)")
+    parser.add_argument("--whole", action="store_true", help="ignore the slices: run every job whole")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--config", nargs="*", default=[], help="more --config pairs (e.g. device=cuda)")
+    parser.add_argument("--overlay", nargs="*", type=Path, default=[], help="more config files, merged after the slices")
+    parser.add_argument("-n", "--dry-run", action="store_true")
+    parser.add_argument("--deep-steps", action="store_true",
+                        help="time one step of each deep experiment (synthetic CIFAR-shaped data) and stop")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--table", type=Path, nargs="+", help="print the markdown table and the requests of results files and stop")
+    args = parser.parse_args(argv)
+    if args.table:
+        results = [json.loads(path.read_text()) for path in args.table]
+        rows = [row for result in results for row in result["jobs"]]
+        print(table({"jobs": rows}))
+        print("\n# resources.scales.paper (config/config.yaml)\n" + resources_yaml(rows))
+        return 0
+    if args.deep_steps:
+        device = next((pair.split("=")[1] for pair in args.config if pair.startswith("device=")), "cpu")
+        rows = [deep_step_seconds(exp, device, args.cores) for exp in DEEP]
+        for row in rows:
+            print(f"{row['experiment']}: {row['step_seconds']:.1f} s per step of one run, "
+                  f"full job ~{_hours(row['full_wall_s'])} on {device} ({args.cores} threads)", flush=True)
+        if args.out:
+            args.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "deep": rows}, indent=1) + "\n")
+        return 0
+    slices = {} if args.whole else yaml.safe_load(SLICES.read_text())
+    jobs = [tuple(j.split("/")) for j in args.jobs] if args.jobs else training_jobs(args.papers)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    elapsed = run(args.workdir, jobs, args.cores, slices, args.config, args.overlay, args.dry_run)
+    if args.dry_run:
+        return 0
+    results = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, "
+               f"{args.cores} cores", "command": " ".join(sys.argv), "elapsed_s": elapsed,
+               "jobs": [measurement(args.workdir, paper, exp, slices) for paper, exp in jobs]}
+    print(table(results))
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -147,11 +147,13 @@ MEMORY_MARGIN, RUNTIME_MARGIN = 1.5, 1.5
 
 def requests(row: dict) -> dict:
     """SLURM requests from a measurement: memory 1.5x the (extrapolated) peak, rounded up to
-    500 MB; runtime 1.5x the (extrapolated) wall time on one CPU core, rounded up to 10 minutes.
+    500 MB; runtime 1.5x the (extrapolated) CPU time of the job's one thread, rounded up to 10
+    minutes (CPU time, not wall time: the measuring machine was shared, so its wall time includes
+    waiting for a core).
     The chunks of a job are sized from its mem_mb, so a request below the peak measured under the
     old 4000 MB request still fits: the job makes smaller chunks."""
     mem = 500 * math.ceil(MEMORY_MARGIN * row["full_max_rss_mb"] / 500)
-    runtime = 10 * math.ceil(RUNTIME_MARGIN * row["full_wall_s"] / 600)
+    runtime = 10 * math.ceil(RUNTIME_MARGIN * row["full_cpu_s"] / 600)
     return {"mem_mb": int(mem), "runtime": int(runtime)}
 
 
@@ -171,7 +173,7 @@ def _hours(seconds: float) -> str:
 
 
 def table(results: dict) -> str:
-    lines = ["| job | measured | wall | CPU | peak RSS | output | full job: wall | peak RSS | output | request |",
+    lines = ["| job | measured | wall | CPU | peak RSS | output | full job: CPU | peak RSS | output | request |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in results["jobs"]:
         name = f"{row['paper']}_train_{row['experiment']}"
@@ -180,7 +182,7 @@ def table(results: dict) -> str:
             continue
         how = "whole" if row["fraction"] == 1.0 else f"{row['fraction']:g} of the steps"
         lines.append(f"| {name} | {how} | {row['wall_s']:.0f} s | {row['cpu_s']:.0f} s | {row['max_rss_mb']:.0f} MB | "
-                     f"{row['output_mb']:.1f} MB | {_hours(row['full_wall_s'])} | {row['full_max_rss_mb']:.0f} MB | "
+                     f"{row['output_mb']:.1f} MB | {_hours(row['full_cpu_s'])} | {row['full_max_rss_mb']:.0f} MB | "
                      f"{row['full_output_mb']:.0f} MB | {requests(row)['mem_mb']} MB, {requests(row)['runtime']} min |")
     return "\n".join(lines)
 
@@ -197,6 +199,8 @@ def main(argv=None) -> int:
     parser.add_argument("-n", "--dry-run", action="store_true")
     parser.add_argument("--deep-steps", action="store_true",
                         help="time one step of each deep experiment (synthetic CIFAR-shaped data) and stop")
+    parser.add_argument("--collect", type=Path, nargs="+",
+                        help="measure the finished jobs of these work directories (no run) into --out")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--table", type=Path, nargs="+", help="print the markdown table and the requests of results files and stop")
     args = parser.parse_args(argv)
@@ -216,6 +220,16 @@ def main(argv=None) -> int:
             args.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "deep": rows}, indent=1) + "\n")
         return 0
     slices = {} if args.whole else yaml.safe_load(SLICES.read_text())
+    if args.collect:
+        rows = [measurement(workdir, paper, exp, slices) for workdir in args.collect
+                for paper, exp in training_jobs(PAPERS)
+                if (workdir / "results" / paper / "benchmarks" / f"train_{exp}.tsv").exists()]
+        results = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+                   "command": " ".join(sys.argv), "jobs": rows}
+        print(table(results))
+        if args.out:
+            args.out.write_text(json.dumps(results, indent=1) + "\n")
+        return 0
     jobs = [tuple(j.split("/")) for j in args.jobs] if args.jobs else training_jobs(args.papers)
     args.workdir.mkdir(parents=True, exist_ok=True)
     elapsed = run(args.workdir, jobs, args.cores, slices, args.config, args.overlay, args.dry_run)

@@ -96,3 +96,20 @@ def test_tiny_dag_training_logs_show_progress(tiny_results):
     chunked = [p for p in logs if "run-steps/s" in p.read_text()]
     assert len(chunked) >= len(logs) // 2
     assert any(LINE.search(p.read_text()) for p in logs)
+
+
+def test_loops_outside_the_trainer_log_progress_too(tmp_path):
+    from sgdrepro.core.trainer import with_progress
+
+    clock = FakeClock()
+    log = tmp_path / "ode.log"
+    seen = []
+    with job_logging(str(log)), progress_every(30.0):
+        for item in with_progress(range(10), 10, "ODE solves", clock=clock):
+            clock.now += 20.0  # each item takes 20 s: a line after items 2, 4, 6, 8 and 10 (every >= 30 s)
+            seen.append(item)
+    lines = [text for text in log.read_text().splitlines() if "progress: ODE solves" in text]
+    assert seen == list(range(10))
+    assert len(lines) == 5
+    assert "ODE solves 2/10 done, elapsed 0:00:40, left ~0:02:40" in lines[0]
+    assert "10/10 done" in lines[-1]

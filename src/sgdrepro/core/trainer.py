@@ -30,7 +30,7 @@ import torch
 from .seeding import RunRandom
 
 __all__ = ["Chunk", "Trajectory", "train_batched", "auto_chunk_size", "all_finite", "progress_every",
-           "memory_budget", "Progress"]
+           "memory_budget", "Progress", "with_progress"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,22 @@ def memory_budget(n_bytes: int | None):
         yield
     finally:
         _MEMORY_BUDGET.reset(token)
+
+
+def with_progress(items, total: int, what: str, clock=time.monotonic):
+    """Yield ``items``, logging ``progress: <what> i/total done, elapsed, left ~`` at the job's
+    progress interval: for the loops of a job outside the trainer (e.g. one ODE solve per cell)."""
+    every = _PROGRESS_SECONDS.get()
+    start = clock()
+    next_at = start + every
+    for done, item in enumerate(items):
+        yield item
+        now = clock()
+        if now >= next_at:
+            left = (now - start) * (total - done - 1) / (done + 1)
+            log.info("progress: %s %d/%d done, elapsed %s, left ~%s", what, done + 1, total, _clock(now - start),
+                     _clock(left))
+            next_at = now + every
 
 
 def _clock(seconds: float) -> str:

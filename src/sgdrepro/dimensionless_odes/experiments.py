@@ -10,11 +10,14 @@ solution per (p, gamma/p) is the reference of all of them.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 import xarray as xr
 
 from sgdrepro.core import RunContext, run_keys, train_batched
+from sgdrepro.core.trainer import with_progress
 
 from . import theory
 from .model import labels, order_parameters, risk_erf_torch, sgd_step, weights_from_overlaps
@@ -47,10 +50,11 @@ def initial_condition(init: dict, p: int, k: int):
 
 def train_group(experiment: str, ctx: RunContext, p: int, d: int, k: int, lr: np.ndarray, seeds: np.ndarray,
                 overlaps, noise: float, n_steps: int, record_at: np.ndarray, tags: dict | None = None,
-                activation: str = "erf"):
+                activation: str = "erf", record_overlaps: bool = True):
     """One (p, d) group: runs = len(lr) (learning rates gamma, flat, already paired with seeds).
 
-    Returns the core Trajectory with records ``risk`` [runs, n_records], ``Q``, ``M``.
+    Returns the core Trajectory with records ``risk`` [runs, n_records], and ``Q``, ``M`` unless
+    ``record_overlaps`` is False (p x p numbers per record: 1.3 GB at p = 512, 10 seeds, 60 records).
     The per-run key depends on (p, d, seed) and ``tags`` only, not on gamma: common random numbers.
     """
     Q0, M0, P = overlaps
@@ -80,7 +84,7 @@ def train_group(experiment: str, ctx: RunContext, p: int, d: int, k: int, lr: np
 
     def observe(state, it, chunk):
         Q, M = order_parameters(state["W"], state["W_teacher"])
-        return {"risk": risk_erf_torch(Q, M, P_t), "Q": Q, "M": M}
+        return {"risk": risk_erf_torch(Q, M, P_t), **({"Q": Q, "M": M} if record_overlaps else {})}
 
     params = {"lr": np.asarray(lr, float), "noise": np.full(len(lr), float(noise))}
     ctx.log.info("group p=%d d=%d: %d runs x %d steps", p, d, len(lr), n_steps)
@@ -129,7 +133,7 @@ def _sgd_grid(cfg: dict, ctx: RunContext, init_block: dict, store_overlaps: bool
             record_at = _record_steps(t_record, d, ratios.min())
             n_steps = int(record_at[-1])
             traj = train_group(ctx.experiment, ctx, p, d, k, lr_grid.ravel(), seed_grid.ravel(), overlaps,
-                               noise, n_steps, record_at)
+                               noise, n_steps, record_at, record_overlaps=store_overlaps)
             r = len(record_at)
             steps[i, j, :r] = record_at
             risk[i, j, :, :, :r] = traj.records["risk"].reshape(len(ratios), len(seeds), r)
@@ -165,7 +169,7 @@ def _ode_reference(cfg: dict, init_block: dict, widths, t_ode: np.ndarray, dim: 
     ratios = np.asarray(cfg["lr_over_p"], float)
     risk_ode = np.full((len(widths), len(ratios), len(t_ode)), np.nan)
     gradient_flow = np.full((len(widths), len(t_ode)), np.nan)
-    for i, p in enumerate(widths):
+    for i, p in with_progress(enumerate(widths), len(widths), "ODE widths"):
         Q0, M0, P = initial_condition(init_block, int(p), k)
         for a, g in enumerate(ratios):
             risk_ode[i, a] = theory.solve_ode(Q0, M0, P, g, noise, t_ode, rtol=rtol).risk
@@ -259,12 +263,11 @@ def phase_ode_grid(cfg: dict, noise_factor=_lr_over_p) -> xr.Dataset:
     overlaps = {int(p): initial_condition(cfg["init"], int(p), k) for p in np.unique(widths)}
     flow = {p: theory.solve_ode(*ov, 0.0, noise, t_eval, rtol=rtol).risk[-1] for p, ov in overlaps.items()}
     late = np.full((len(kappas), len(deltas), len(ladder)), np.nan)
-    for a in range(len(kappas)):
-        for b in range(len(deltas)):
-            for j in range(len(ladder)):
-                p = int(widths[a, j])
-                factor = float(noise_factor(lrs[b, j], p))
-                late[a, b, j] = theory.solve_ode(*overlaps[p], factor, noise, t_eval, rtol=rtol).risk[-1]
+    cells = list(itertools.product(range(len(kappas)), range(len(deltas)), range(len(ladder))))
+    for a, b, j in with_progress(cells, len(cells), "phase-diagram ODE solves"):
+        p = int(widths[a, j])
+        factor = float(noise_factor(lrs[b, j], p))
+        late[a, b, j] = theory.solve_ode(*overlaps[p], factor, noise, t_eval, rtol=rtol).risk[-1]
     floors = late - np.array([[flow[int(p)] for p in row] for row in widths])[:, None, :]
     slopes = np.array([[theory.floor_slope(floors[a, b], ladder) for b in range(len(deltas))]
                        for a in range(len(kappas))])

@@ -187,6 +187,21 @@ def mlp_forward(weights: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return h
 
 
+_EVAL_BLOCK = 4096  # images per evaluation block: [runs, 4096, width] activations, not [runs, 60000, width]
+
+
+def _blocks(mean_of, x: torch.Tensor, y: torch.Tensor, n_runs: int, block: int = _EVAL_BLOCK) -> torch.Tensor:
+    """Per run, the mean over the images of ``mean_of(x_block, y_block)`` (a per-run mean over a
+    block), block by block so that memory does not grow with the data set (MNIST's 60,000 images
+    at once held 7 GB for 48 runs); a set of at most ``block`` images is one block, as before."""
+    n = x.shape[0]
+    if n <= block:
+        return mean_of(x.expand(n_runs, -1, -1), y.expand(n_runs, -1))
+    parts = [mean_of(x[s:s + block].expand(n_runs, -1, -1), y[s:s + block].expand(n_runs, -1)) * min(block, n - s)
+             for s in range(0, n, block)]
+    return torch.stack(parts).sum(dim=0) / n
+
+
 def run_mlp(cfg: dict, ctx: RunContext) -> xr.Dataset:
     """SGD on cross-entropy for fully connected bias-free ReLU networks over a (lr, batch_size) grid.
 
@@ -237,11 +252,10 @@ def run_mlp(cfg: dict, ctx: RunContext) -> xr.Dataset:
     def observe(state, k, chunk):
         weights = [state[name] for name in names]
         with torch.no_grad():
-            test_logits = mlp_forward(weights, x_test.expand(chunk.n_runs, -1, -1))
-            accuracy = (test_logits.argmax(dim=2) == y_test).to(chunk.dtype).mean(dim=1)
-            train_logits = mlp_forward(weights, x_train.expand(chunk.n_runs, -1, -1))
-            loss = torch.nn.functional.cross_entropy(train_logits.transpose(1, 2), y_train.expand(chunk.n_runs, -1),
-                                                     reduction="none").mean(dim=1)
+            accuracy = _blocks(lambda x, y: (mlp_forward(weights, x).argmax(dim=2) == y).to(chunk.dtype).mean(dim=1),
+                               x_test, y_test, chunk.n_runs)
+            loss = _blocks(lambda x, y: torch.nn.functional.cross_entropy(
+                mlp_forward(weights, x).transpose(1, 2), y, reduction="none").mean(dim=1), x_train, y_train, chunk.n_runs)
         return {"test_accuracy": accuracy, "train_loss": loss}
 
     traj = train_batched(

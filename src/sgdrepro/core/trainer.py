@@ -11,8 +11,10 @@ e.g. the learning rate of each run), its counter-based random streams (``ctx.ran
 device and dtype. A run whose state stops being finite (or fails ``is_diverged``) is frozen
 at its last finite state and marked with its step of divergence; its records from that
 step on are NaN, so nothing downstream mistakes a blown-up run for a converged one. Runs
-are processed in chunks sized from the memory available; the per-run random streams make
-the result independent of the chunking.
+are processed in chunks sized from the memory a job may use (its ``mem_mb`` request, set by
+:func:`memory_budget`, or the free memory, whichever is smaller); the per-run random streams
+make the result independent of the chunking. Every call logs its progress (runs, steps,
+rate, time left, divergences) every :func:`progress_every` seconds.
 """
 
 from __future__ import annotations

@@ -41,12 +41,14 @@ def _colors(n: int):
 
 def _curves(ax, ds, var, sel, color, label, faint=True):
     """Faint: every seed (a diverged one stops at its divergence); bold: median over the seeds
-    that never diverged, so the median does not jump when a run drops out."""
+    that never diverged, so the median does not jump when a run drops out. Only runs that never
+    diverged set the axis limits: a diverging run's last records (1e9 and more) would flatten the
+    others; its faint line may leave the axes."""
     da = ds[var].sel(**sel)
-    if faint:
-        for s in da["seed"].values:
-            ax.plot(ds["step"], da.sel(seed=s), color=color, alpha=0.2, lw=0.6)
     alive = (ds["diverged_step"].sel(**sel) < 0).values
+    if faint:
+        for s, ok in zip(da["seed"].values, alive):
+            ax.plot(ds["step"], da.sel(seed=s), color=color, alpha=0.2, lw=0.6, scaley=bool(ok))
     if alive.any():
         ax.plot(ds["step"], seed_median(da.isel(seed=np.flatnonzero(alive))), color=color, label=label)
 
@@ -72,6 +74,7 @@ def plot_diagonal_stabilization(data: dict, cfg: dict):
         ax.set_ylabel(ylabel)
     axes[0][0].set_yscale("log")
     axes[0][1].set_yscale("log")
+    axes[0][2].set_yscale("log")  # a large step's transient excursions (1e9 at paper scale) would flatten the rest
     axes[0][0].legend(title="SGD, constant step")
     caption = (f"Diagonal linear networks (beta = u*v, n={ds.attrs['n']}, d={ds.attrs['d']}), SGD with batch "
                f"{ds.attrs['batch_size']} and a constant step size: training loss, test loss and l1 norm of beta over "

@@ -47,10 +47,15 @@ JOB = textwrap.dedent("""
 LIMIT_MB = 2000  # address space: python + torch take about 950 MB of it before any tensor
 
 
-def _run(tmp_path, mem_mb: int, chunk_size: str, name: str):
+def _python(script: str, *args) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter (its own peak RSS and limits) with the pinned numerics."""
     env = {**os.environ, **numerics.environment("portable")}
-    return subprocess.run([sys.executable, "-c", JOB, str(LIMIT_MB), str(mem_mb), chunk_size, str(tmp_path / name)],
-                          capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+def _run(tmp_path, mem_mb: int, chunk_size: str, name: str):
+    return _python(JOB, LIMIT_MB, mem_mb, chunk_size, tmp_path / name)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS as on Linux")
@@ -100,9 +105,7 @@ RECORDING = textwrap.dedent("""
 
 
 def _peak_rss(record_early: int) -> dict:
-    env = {**os.environ, **numerics.environment("portable")}
-    done = subprocess.run([sys.executable, "-c", RECORDING, str(record_early)], capture_output=True, text=True,
-                          env=env, timeout=600)
+    done = _python(RECORDING, record_early)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -313,24 +313,22 @@ def phase_spots(cfg: dict, ctx: RunContext) -> xr.Dataset:
         p_of = np.array([int(theory.phase_width(p0, d, kappa)) for kappa in points[:, 0]])
         widths[:, j] = p_of
         lrs[:, j] = [float(theory.phase_lr(gamma0, d, delta)) for delta in points[:, 1]]
-        for p in np.unique(p_of):  # one batched group per (p, d)
-            idx = np.flatnonzero(p_of == p)
-            lr = lrs[idx, j]
-            ratios = lr / p
-            record_at = _record_steps(t_record, d, ratios.min())
-            lr_grid, seed_grid = np.meshgrid(lr, seeds, indexing="ij")
-            traj = train_group(ctx.experiment, ctx, int(p), d, k, lr_grid.ravel(), seed_grid.ravel(),
-                               initial_condition(cfg["init"], int(p), k), noise, int(record_at[-1]), record_at)
-            # each point keeps the records at its own times closest to t_record
-            rec = traj.records["risk"].reshape(len(idx), len(seeds), len(record_at))
-            for a, point in enumerate(idx):
-                t_run = record_at * ratios[a] / d
-                keep = np.clip(np.searchsorted(t_run, t_record), 0, len(t_run) - 1)
-                risk[point, j, :, 0] = rec[a, :, 0]
-                risk[point, j, :, 1:] = rec[a][:, keep]
-                time[point, j, 0] = 0.0
-                time[point, j, 1:] = t_run[keep]
-            diverged[idx, j] = traj.diverged_step.reshape(len(idx), len(seeds))
+        for a in range(len(points)):
+            # one batched group (its seeds) per point: a group shares its steps and record steps, and a
+            # point of larger gamma/p reaches t_max in fewer steps (x 1/(gamma/p)): grouped by p alone,
+            # it ran up to d^(3/2) times too long, with its early records missing
+            record_at = _record_steps(t_record, d, lrs[a, j] / p_of[a])
+            traj = train_group(ctx.experiment, ctx, int(p_of[a]), d, k, np.full(len(seeds), lrs[a, j]), seeds,
+                               initial_condition(cfg["init"], int(p_of[a]), k), noise, int(record_at[-1]), record_at,
+                               record_overlaps=False)
+            rec = traj.records["risk"]  # [seed, record]
+            t_run = record_at * (lrs[a, j] / p_of[a]) / d
+            keep = np.clip(np.searchsorted(t_run, t_record), 0, len(t_run) - 1)
+            risk[a, j, :, 0] = rec[:, 0]
+            risk[a, j, :, 1:] = rec[:, keep]
+            time[a, j, 0] = 0.0
+            time[a, j, 1:] = t_run[keep]
+            diverged[a, j] = traj.diverged_step
     t_ode = np.concatenate([[0.0], np.geomspace(t_record[0] / 2, float(spot["t_max"]), int(cfg["ode_points"]))])
     risk_ode = np.full((len(points), len(d_spot), len(t_ode)), np.nan)
     flow = np.full((len(points), len(d_spot), len(t_ode)), np.nan)

@@ -73,3 +73,60 @@ def test_test_overlay_changes_no_threshold():
     overlay = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     thresholds = [".".join(map(str, k)) for k in _keys(overlay) if k[-1] in ("claims", "analysis")]
     assert not thresholds, f"config/test.yaml sets claim thresholds: {thresholds}"
+
+
+class _Only(dict):
+    """The trajectories a claim group declares it reads; reading any other is an error."""
+
+    def __init__(self, data, reads):
+        super().__init__({name: data[name] for name in reads})
+        self.reads = reads
+
+    def __getitem__(self, name):
+        if name not in self.reads:
+            raise AssertionError(f"reads {name!r}, not among its declared {self.reads}")
+        return super().__getitem__(name)
+
+    def get(self, name, default=None):
+        return self[name] if name in self.reads else default
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("paper", PAPERS)
+def test_claim_groups_read_only_what_they_declare(tiny_results, paper):
+    """A paper scale measures the groups of the jobs that ran whole (benchmarks/paper_scale.py):
+    that is right only if a group's ``reads`` are all it reads. Together the groups give exactly
+    the claims of ``measure_claims``, in its order."""
+    if paper not in tiny_papers():
+        pytest.skip(f"{paper} is not in SGDREPRO_TEST_PAPERS")
+    import xarray as xr
+
+    from sgdrepro.core.claims import measure_groups
+
+    module = importlib.import_module(f"sgdrepro.{paper}.claims")
+    data_dir = tiny_results / paper / "data"
+    data = {path.stem: xr.load_dataset(path) for path in sorted(data_dir.glob("*.nc"))}
+    cfg = _tiny_config()[paper]["quick"]
+    ids = []
+    for group in module.CLAIM_GROUPS:
+        assert set(group.reads) <= set(data), (group.reads, sorted(data))
+        ids += [claim.id for claim in group.measure(_Only(data, group.reads), cfg)]
+    expected = [claim["id"] for claim in json.loads((tiny_results / paper / "claims.json").read_text())]
+    assert ids == expected
+    first = module.CLAIM_GROUPS[0]
+    only_first = [c.id for c in measure_groups(module.CLAIM_GROUPS, data, cfg, experiments=first.reads)]
+    assert only_first == [c.id for c in first.measure(data, cfg)]
+    assert measure_groups(module.CLAIM_GROUPS, data, cfg, experiments=()) == []
+
+
+def _merge(base: dict, overlay: dict) -> dict:
+    """Snakemake's merge of --configfile overlays: nested dicts merged, other values replaced."""
+    out = dict(base)
+    for key, value in overlay.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _tiny_config() -> dict:
+    config, overlay = (yaml.safe_load((REPO / "config" / name).read_text()) for name in ("config.yaml", "test.yaml"))
+    return _merge(config, overlay)

@@ -22,11 +22,11 @@ from dataclasses import replace
 import numpy as np
 import xarray as xr
 
-from ..core.claims import Claim, bootstrap_ci, median_ci, paired
+from ..core.claims import Claim, ClaimGroup, bootstrap_ci, measure_groups, median_ci, paired
 from . import theory
 from .measures import ZERO_TOL
 
-__all__ = ["CLAIM_IDS", "TOL", "measure_claims", "live_runs", "dead_relu"]
+__all__ = ["CLAIM_IDS", "CLAIM_GROUPS", "TOL", "measure_claims", "orthogonal_claims", "live_runs", "dead_relu"]
 
 CLAIM_IDS = (
     "global_minimum",
@@ -109,8 +109,7 @@ def _outside_batch_ratio(ds: xr.Dataset) -> xr.DataArray:
     return c.where(outside, 0.0).max("sample") / c.max("sample")
 
 
-def measure_claims(data: dict[str, xr.Dataset], cfg: dict) -> list[Claim]:
-    ds = data["orthogonal"]
+def orthogonal_claims(ds: xr.Dataset) -> list[Claim]:
     n, d, tau = int(ds.attrs["n"]), int(ds.attrs["d"]), float(ds.attrs["sparsity_threshold"])
     log_tau = float(np.log10(tau))
     relu = ds["activation"] == "relu"
@@ -239,3 +238,10 @@ def measure_claims(data: dict[str, xr.Dataset], cfg: dict) -> list[Claim]:
             _worst_seed(equal, "max", "worst_log10_trace_difference"), LOG_TOL,
         ))
     return claims
+
+
+CLAIM_GROUPS = (ClaimGroup(("orthogonal",), lambda data, cfg: orthogonal_claims(data["orthogonal"])),)
+
+
+def measure_claims(data: dict[str, xr.Dataset], cfg: dict) -> list[Claim]:
+    return measure_groups(CLAIM_GROUPS, data, cfg)

@@ -36,7 +36,7 @@ from .store import atomic_path
 __all__ = [
     "Claim", "Estimate", "KINDS", "FRAGILE_MARGIN", "write_claims", "read_claims",
     "median_ci", "mean_ci", "paired", "fraction_ci", "slope_ci", "bootstrap_ci", "exact",
-    "grid_bracket",
+    "grid_bracket", "ClaimGroup", "measure_groups",
 ]
 
 KINDS = ("theory", "paper", "ordering")
@@ -310,6 +310,24 @@ class Claim:
     def above(cls, id: str, statement: str, effect: Estimate, tie=0.0) -> "Claim":
         """Ordering: the effect is above ``tie``; its whole interval must be."""
         return cls._make(id, statement, "ordering", ">", effect, tie)
+
+
+@dataclass(frozen=True)
+class ClaimGroup:
+    """Claims measured together from the experiments they read: ``measure(data, cfg)`` with
+    ``data`` the stored trajectories by experiment name and ``cfg`` the paper's config section."""
+
+    reads: tuple[str, ...]
+    measure: Callable[[Mapping, Mapping], list[Claim]]
+
+
+def measure_groups(groups: Iterable[ClaimGroup], data: Mapping, cfg: Mapping,
+                   experiments: Iterable[str] | None = None) -> list[Claim]:
+    """The claims of every group, in order; with ``experiments``, only of the groups that read
+    nothing else (a paper scale where some jobs ran only as slices)."""
+    allowed = None if experiments is None else set(experiments)
+    return [claim for group in groups if allowed is None or set(group.reads) <= allowed
+            for claim in group.measure(data, cfg)]
 
 
 def write_claims(claims: Iterable[Claim], path: str | os.PathLike) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from sgdrepro.core import Claim
-from sgdrepro.core.claims import bootstrap_ci, exact, fraction_ci, median_ci, slope_ci
+from sgdrepro.core.claims import ClaimGroup, bootstrap_ci, exact, fraction_ci, measure_groups, median_ci, slope_ci
 
 from . import theory
 from .measures import (
@@ -20,7 +20,7 @@ from .measures import (
     phase_regions, seed_curves, spot_floor_slope, spot_noise_driven,
 )
 
-__all__ = ["CLAIM_IDS", "measure_claims", "collapse_claims", "width_claims", "floor_claims", "phase_grid_claims",
+__all__ = ["CLAIM_IDS", "CLAIM_GROUPS", "measure_claims", "collapse_claims", "width_claims", "floor_claims", "phase_grid_claims",
            "phase_spot_claims"]
 
 CLAIM_IDS = (
@@ -250,7 +250,16 @@ def phase_spot_claims(phase: xr.Dataset, c: dict) -> list[Claim]:
     return claims
 
 
+# each group with the experiments it reads (a paper scale with some jobs run as slices only
+# measures the groups of the jobs that ran whole)
+CLAIM_GROUPS = (
+    ClaimGroup(("collapse",), lambda data, cfg: collapse_claims(data["collapse"], cfg["claims"])),
+    ClaimGroup(("width",), lambda data, cfg: width_claims(data["width"], cfg["claims"])),
+    ClaimGroup(("floor",), lambda data, cfg: floor_claims(data["floor"], cfg["claims"])),
+    ClaimGroup(("phase",), lambda data, cfg: [*phase_grid_claims(data["phase"], cfg["claims"]),
+                                              *phase_spot_claims(data["phase"], cfg["claims"])]),
+)
+
+
 def measure_claims(data: dict[str, xr.Dataset], cfg: dict) -> list[Claim]:
-    c = cfg["claims"]
-    return [*collapse_claims(data["collapse"], c), *width_claims(data["width"], c), *floor_claims(data["floor"], c),
-            *phase_grid_claims(data["phase"], c), *phase_spot_claims(data["phase"], c)]
+    return measure_groups(CLAIM_GROUPS, data, cfg)

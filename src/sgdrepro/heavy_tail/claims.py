@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from sgdrepro.core.claims import Claim, Estimate, bootstrap_ci
+from sgdrepro.core.claims import Claim, ClaimGroup, Estimate, bootstrap_ci, measure_groups
 
 from .analysis import mlp_estimates, spearman
 from .chains import (
@@ -30,6 +30,7 @@ from .theory import tail_index, variance_border_lr
 
 __all__ = [
     "CLAIM_IDS",
+    "CLAIM_GROUPS",
     "TRENDS",
     "block_match_claims",
     "border_claims",
@@ -345,15 +346,30 @@ def mlp_claims(ds, analysis) -> list[Claim]:
         estimate, 0.0)]
 
 
-def measure_claims(data, cfg):
+_LINREG_GRIDS = ("linreg", "linreg_dim", "linreg_sigma")
+
+
+def _linreg_claims(data, cfg) -> list[Claim]:
     a = cfg["analysis"]
-    grids = {name: chain_points(data[name]) for name in ("linreg", "linreg_dim", "linreg_sigma")}
+    grids = {name: chain_points(data[name]) for name in _LINREG_GRIDS}  # once for the five families
     return [
         *border_claims(grids["linreg"], a),
         *variance_claims(grids["linreg"], a),
         *hill_match_claims(grids, a),
         *block_match_claims(grids, a),
         *monotonicity_claims(grids, a),
-        *finite_data_claims(chain_points(data["linreg_finite"]), a),
-        *mlp_claims(data["mlp"], a),
     ]
+
+
+# each group with the experiments it reads (a paper scale with some jobs run as slices only
+# measures the groups of the jobs that ran whole)
+CLAIM_GROUPS = (
+    ClaimGroup(_LINREG_GRIDS, _linreg_claims),
+    ClaimGroup(("linreg_finite",), lambda data, cfg: finite_data_claims(chain_points(data["linreg_finite"]),
+                                                                        cfg["analysis"])),
+    ClaimGroup(("mlp",), lambda data, cfg: mlp_claims(data["mlp"], cfg["analysis"])),
+)
+
+
+def measure_claims(data, cfg):
+    return measure_groups(CLAIM_GROUPS, data, cfg)

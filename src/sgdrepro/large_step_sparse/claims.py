@@ -24,9 +24,9 @@ import numpy as np
 import xarray as xr
 
 from sgdrepro.core import Claim
-from sgdrepro.core.claims import median_ci, paired
+from sgdrepro.core.claims import ClaimGroup, measure_groups, median_ci, paired
 
-__all__ = ["CLAIM_IDS", "deep_claims", "diagonal_claims", "measure_claims", "relu_1d_claims",
+__all__ = ["CLAIM_IDS", "CLAIM_GROUPS", "deep_claims", "diagonal_claims", "measure_claims", "relu_1d_claims",
            "relu_teacher_student_claims", "relu_three_layer_claims"]
 
 _DEEP = r"(deep|deep_sota|deep_densenet)"
@@ -409,12 +409,21 @@ def deep_claims(ds: xr.Dataset, prefix: str = "deep", name: str = "Deep nets", u
     return claims
 
 
+# each group with the experiments it reads (a paper scale with some jobs run as slices only
+# measures the groups of the jobs that ran whole)
+CLAIM_GROUPS = (
+    ClaimGroup(("diagonal_sgd", "diagonal_gd"),
+               lambda data, cfg: diagonal_claims(data["diagonal_sgd"], data.get("diagonal_gd"))),
+    ClaimGroup(("relu_teacher_student",), lambda data, cfg: relu_teacher_student_claims(data["relu_teacher_student"])),
+    ClaimGroup(("relu_1d",), lambda data, cfg: relu_1d_claims(data["relu_1d"])),
+    ClaimGroup(("relu_three_layer",), lambda data, cfg: relu_three_layer_claims(data["relu_three_layer"])),
+    ClaimGroup(("deep",), lambda data, cfg: deep_claims(data["deep"])),
+    ClaimGroup(("deep_sota",), lambda data, cfg: deep_claims(
+        data["deep_sota"], "deep_sota", "ResNets, momentum + weight decay + augmentation")),
+    ClaimGroup(("deep_densenet",), lambda data, cfg: deep_claims(
+        data["deep_densenet"], "deep_densenet", "DenseNets", unit="dense block")),
+)
+
+
 def measure_claims(data: dict, cfg: dict) -> list[Claim]:
-    claims = diagonal_claims(data["diagonal_sgd"], data.get("diagonal_gd"))
-    claims += relu_teacher_student_claims(data["relu_teacher_student"])
-    claims += relu_1d_claims(data["relu_1d"])
-    claims += relu_three_layer_claims(data["relu_three_layer"])
-    claims += deep_claims(data["deep"])
-    claims += deep_claims(data["deep_sota"], "deep_sota", "ResNets, momentum + weight decay + augmentation")
-    claims += deep_claims(data["deep_densenet"], "deep_densenet", "DenseNets", unit="dense block")
-    return claims
+    return measure_groups(CLAIM_GROUPS, data, cfg)

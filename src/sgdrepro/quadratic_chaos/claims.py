@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from sgdrepro.core import Claim
-from sgdrepro.core.claims import fraction_ci, grid_bracket, median_ci
+from sgdrepro.core.claims import ClaimGroup, fraction_ci, grid_bracket, measure_groups, median_ci
 
 from . import theory
 from .measures import (
@@ -31,7 +31,7 @@ from .measures import (
     transition_brackets,
 )
 
-__all__ = ["CLAIM_IDS", "measure_claims", "bifurcation_claims", "loss_curve_claim", "gaussian_map_claims",
+__all__ = ["CLAIM_IDS", "CLAIM_GROUPS", "measure_claims", "bifurcation_claims", "loss_curve_claim", "gaussian_map_claims",
            "ergodic_claims"]
 
 CLAIM_IDS = (
@@ -239,13 +239,27 @@ def ergodic_claims(ds) -> list[Claim]:
     return claims
 
 
+def _orthogonal_claims(data, cfg) -> list[Claim]:
+    return [loss_curve_claim(data["orthogonal"], "orthogonal_loss_curves_phases",
+                             "Orthonormal data, phase retrieval and two-layer net", kind="theory")]
+
+
+def _gaussian_loss_claims(data, cfg) -> list[Claim]:
+    return [loss_curve_claim(data["gaussian_losses"], "gaussian_loss_curves_phases",
+                             "Gaussian data, phase retrieval and two-layer net (the paper: the same five "
+                             "phases as on orthonormal data)", kind="paper")]
+
+
+# each group with the experiments it reads (a paper scale with some jobs run as slices only
+# measures the groups of the jobs that ran whole)
+CLAIM_GROUPS = (
+    ClaimGroup(("bifurcation",), lambda data, cfg: bifurcation_claims(data["bifurcation"])),
+    ClaimGroup(("orthogonal",), _orthogonal_claims),
+    ClaimGroup(("gaussian_losses",), _gaussian_loss_claims),
+    ClaimGroup(("gaussian_phase_map",), lambda data, cfg: gaussian_map_claims(data["gaussian_phase_map"])),
+    ClaimGroup(("generalization",), lambda data, cfg: ergodic_claims(data["generalization"])),
+)
+
+
 def measure_claims(data: dict, cfg: dict) -> list[Claim]:
-    claims = bifurcation_claims(data["bifurcation"])
-    claims.append(loss_curve_claim(data["orthogonal"], "orthogonal_loss_curves_phases",
-                                   "Orthonormal data, phase retrieval and two-layer net", kind="theory"))
-    claims.append(loss_curve_claim(data["gaussian_losses"], "gaussian_loss_curves_phases",
-                                   "Gaussian data, phase retrieval and two-layer net (the paper: the same five "
-                                   "phases as on orthonormal data)", kind="paper"))
-    claims += gaussian_map_claims(data["gaussian_phase_map"])
-    claims += ergodic_claims(data["generalization"])
-    return claims
+    return measure_groups(CLAIM_GROUPS, data, cfg)

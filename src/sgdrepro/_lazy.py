@@ -7,6 +7,7 @@ Snakemake imports every paper package on each invocation (``-n`` included) to ru
 from __future__ import annotations
 
 import importlib
+import sys
 
 
 def lazy_exports(package: str, exports: dict[str, str]):
@@ -17,6 +18,8 @@ def lazy_exports(package: str, exports: dict[str, str]):
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module, _, attribute = exports[name].partition(":")
         value = importlib.import_module(module, package)
-        return getattr(value, attribute) if attribute else value
+        value = getattr(value, attribute) if attribute else value
+        setattr(sys.modules[package], name, value)  # later lookups skip __getattr__
+        return value
 
     return __getattr__

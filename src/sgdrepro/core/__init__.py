@@ -4,32 +4,24 @@ Names are imported lazily so that config validation (which Snakemake runs on eve
 invocation, ``-n`` included) does not pay for importing torch, xarray and matplotlib.
 """
 
-import importlib
+from sgdrepro._lazy import lazy_exports
 
-_EXPORTS = {
+_MODULES = {
     "Claim": "claims", "read_claims": "claims", "write_claims": "claims",
-    "ConfigError": "config", "check_at_most": "config", "check_positive": "config",
+    "ConfigError": "config", "check_at_most": "config",
     "config_digest": "config", "scale_config": "config",
     "resolve_device": "device", "resolve_dtype": "device",
     "RunContext": "entry",
     "new_figure": "figures", "save_figure": "figures",
     "Grid": "grids",
     "log_spaced_steps": "schedule", "record_steps": "schedule", "strided_steps": "schedule",
-    "RunRandom": "seeding", "numpy_rng": "seeding", "run_keys": "seeding",
-    "seed_sequence": "seeding", "torch_generator": "seeding",
+    "RunRandom": "seeding", "numpy_rng": "seeding", "run_keys": "seeding", "seed_sequence": "seeding",
     "read_dataset": "store", "write_dataset": "store",
     "Chunk": "trainer", "Trajectory": "trainer", "train_batched": "trainer",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = sorted(_MODULES)
+__getattr__ = lazy_exports(__name__, {name: f".{module}:{name}" for name, module in _MODULES.items()})
 
 
 def __dir__():

@@ -28,7 +28,6 @@ __all__ = [
     "experiment_config",
     "config_digest",
     "canonical_json",
-    "check_positive",
     "check_at_most",
 ]
 
@@ -264,13 +263,6 @@ def _check_finite(value: Any, key: str = "") -> None:
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             _check_finite(item, f"{key}[{i}]")
-
-
-def check_positive(value: Any, key: str) -> None:
-    """Raise unless every number in ``value`` (scalar or list) is > 0."""
-    for i, item in enumerate(value if isinstance(value, list) else [value]):
-        if not item > 0:
-            raise ConfigError(key + (f"[{i}]" if isinstance(value, list) else ""), item, "must be > 0")
 
 
 def check_at_most(value: Any, limit: float, key: str, what: str) -> None:

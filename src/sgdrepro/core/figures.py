@@ -21,9 +21,8 @@ import seaborn as sns  # noqa: E402
 
 from .store import atomic_path  # noqa: E402
 
-__all__ = ["apply_style", "new_figure", "save_figure", "read_caption", "PALETTE", "COLUMN_WIDTH"]
+__all__ = ["apply_style", "new_figure", "save_figure", "read_caption", "PALETTE"]
 
-COLUMN_WIDTH = 3.4  # inches: one column of a two-column paper
 PALETTE = "colorblind"
 _DPI = 200
 

@@ -37,11 +37,6 @@ class Grid:
             coords[name] = np.asarray(values)
         return cls(coords)
 
-    @classmethod
-    def seeds(cls, n_seeds: int, **other: Sequence) -> "Grid":
-        """Grid of ``other`` dims followed by a ``seed`` dim 0..n_seeds-1."""
-        return cls.from_config({**other, "seed": list(range(n_seeds))})
-
     @property
     def dims(self) -> tuple[str, ...]:
         return tuple(self.coords)

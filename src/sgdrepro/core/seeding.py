@@ -23,7 +23,6 @@ __all__ = [
     "seed_sequence",
     "run_keys",
     "numpy_rng",
-    "torch_generator",
     "philox4x32",
     "RunRandom",
     "box_muller",
@@ -69,13 +68,6 @@ def run_keys(
 def numpy_rng(experiment: str, point: Mapping, seed: int, root_seed: int = 0) -> np.random.Generator:
     """A numpy Generator for one run (for code that is not batched)."""
     return np.random.default_rng(seed_sequence(experiment, point, seed, root_seed))
-
-
-def torch_generator(key: Sequence[int], device: torch.device | str = "cpu") -> torch.Generator:
-    """A torch Generator seeded from a run key (for per-run code such as network init)."""
-    generator = torch.Generator(device=device)
-    generator.manual_seed((int(key[0]) << 32) | int(key[1]))
-    return generator
 
 
 def _mulhilo(multiplier: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,7 +24,7 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -149,7 +149,6 @@ class Trajectory:
     records: dict[str, np.ndarray]  # name -> [runs, n_records, ...]
     final: dict[str, np.ndarray]  # last (finite) state, name -> [runs, ...]
     diverged_step: np.ndarray  # int64[runs]; -1 for runs that never diverged
-    meta: dict = field(default_factory=dict)
 
     @property
     def diverged(self) -> np.ndarray:

@@ -90,7 +90,7 @@ def plot_alpha_vs_batch(data, cfg):
     return fig, caption
 
 
-def _plot_vs(data_key, vary, label, data, cfg, xlog=False):
+def _plot_vs(data_key, vary, label, data, cfg):
     est = linreg_estimates(data[data_key], cfg["analysis"])
     fig, axes = new_figure(1, 1, width=3.6, height=2.8)
     ax = axes[0][0]
@@ -110,8 +110,6 @@ def _plot_vs(data_key, vary, label, data, cfg, xlog=False):
         ax.plot(values, point.alpha_block, "o", mfc="none", color=color, ms=3)
     _style_alpha_axis(ax, top=40)
     ax.set_xlabel(label)
-    if xlog:
-        ax.set_xscale("log")
     ax.legend(loc="lower left")
     return fig, est, fixed
 

@@ -23,6 +23,7 @@ import json
 import math
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SLICES = ROOT / "benchmarks" / "paper_scale" / "slices.yaml"
+APPLIED = "paper_scale_slices.json"  # in a work directory: the slice each job ran as
 PAPERS = ["heavy_tail", "dimensionless_odes", "quadratic_chaos", "autoencoder_batch", "large_step_sparse"]
 
 
@@ -59,6 +61,11 @@ def run(workdir: Path, jobs, cores: int, slices: dict, extra_config: list[str], 
         dry: bool = False) -> float:
     targets = [f"results/{paper}/data/{exp}.nc" for paper, exp in jobs]
     papers = sorted({paper for paper, _ in jobs}, key=PAPERS.index)
+    if not dry:  # what each job of this work directory ran as, for --collect (a job may be rerun whole)
+        marker = workdir / APPLIED
+        applied = json.loads(marker.read_text()) if marker.exists() else {}
+        applied.update({f"{paper}/{exp}": slices.get(paper, {}).get(exp) for paper, exp in jobs})
+        marker.write_text(json.dumps(applied, indent=1, sort_keys=True) + "\n")
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(slice_overlay(slices, jobs), handle)
     cmd = ["snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", str(cores), "--keep-going",
@@ -85,7 +92,10 @@ def init_seconds(log: Path) -> float:
 def measurement(workdir: Path, paper: str, exp: str, slices: dict) -> dict:
     bench = workdir / "results" / paper / "benchmarks" / f"train_{exp}.tsv"
     nc = workdir / "results" / paper / "data" / f"{exp}.nc"
-    spec = slices.get(paper, {}).get(exp)
+    marker = workdir / APPLIED
+    applied = json.loads(marker.read_text()) if marker.exists() else {}
+    # the slice the job last ran as in this directory (None: whole); else slices.yaml's
+    spec = applied[f"{paper}/{exp}"] if f"{paper}/{exp}" in applied else slices.get(paper, {}).get(exp)
     fraction = float(spec["fraction"]) if spec else 1.0
     row = {"paper": paper, "experiment": exp, "fraction": fraction, "slice": spec["config"] if spec else None}
     if not bench.exists() or not nc.exists():
@@ -105,6 +115,56 @@ def measurement(workdir: Path, paper: str, exp: str, slices: dict) -> dict:
                 1 / fraction if grows else 1)}
 
 
+def paper_scale_claims(workdirs: list[Path], rows: list[dict]) -> dict:
+    """Per paper, the claims of the groups (``claims.CLAIM_GROUPS``) whose experiments all ran
+    whole at paper scale in ``workdirs`` (``rows``: their measurements), from the stored
+    trajectories and config.yaml's paper section: what the paper's claims rule would say of them."""
+    import importlib
+
+    import xarray as xr
+
+    from sgdrepro.core.claims import measure_groups
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    whole: dict[str, dict[str, Path]] = {}
+    for workdir in workdirs:
+        for row in rows:
+            nc = workdir / "results" / row["paper"] / "data" / f"{row['experiment']}.nc"
+            if row.get("status") == "measured" and nc.exists():
+                whole.setdefault(row["paper"], {})[row["experiment"]] = nc
+    out = {}
+    for paper, paths in whole.items():
+        groups = importlib.import_module(f"sgdrepro.{paper}.claims").CLAIM_GROUPS
+        data = {exp: xr.load_dataset(path) for exp, path in paths.items()}
+        reads = {}
+        for group in groups:
+            for claim in measure_groups([group], data, config[paper]["paper"], experiments=data):
+                reads[claim.id] = (claim, group.reads)
+        out[paper] = [{"id": cid, "reads": list(r), "kind": c.kind, "passed": c.passed, "fragile": c.fragile,
+                       "margin": c.margin, "measured": c.measured, "ci": c.ci, "expected": c.expected,
+                       "reason": c.reason} for cid, (c, r) in reads.items()]
+    return out
+
+
+def claims_cell(claims: list[dict], experiment: str) -> str:
+    """The table's claims column of one job: how many of the claims that read it pass, and which not."""
+    mine = [c for c in claims if experiment in c["reads"]]
+    if not mine:
+        return ""
+    passed = sum(bool(c["passed"]) for c in mine)
+    fragile = [c["id"] for c in mine if c["fragile"]]
+    failed = [c["id"] for c in mine if c["passed"] is False]
+    open_ = [c["id"] for c in mine if c["passed"] is None]
+    cell = f"{passed}/{len(mine)} pass"
+    if fragile:
+        cell += f" ({len(fragile)} fragile: {', '.join(fragile)})"
+    if failed:
+        cell += f"; fail: {', '.join(failed)}"
+    if open_:
+        cell += f"; not assessable: {', '.join(open_)}"
+    return cell
+
+
 DEEP = ("deep", "deep_sota", "deep_densenet")
 
 
@@ -122,14 +182,15 @@ def deep_step_seconds(experiment: str, device: str = "cpu", threads: int = 1) ->
     torch.set_num_threads(threads)
     full = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["large_step_sparse"]["paper"][experiment]
     ctx = RunContext("large_step_sparse", experiment, torch.device(device), torch.float32)
-    seconds = {}
+    seconds, nbytes = {}, {}
     for n_train in (512, 1024):
         cfg = {**full, "dataset": "synthetic_cifar", "synthetic_n_train": n_train, "synthetic_n_test": 256,
                "n_eval_train": 256, "n_eval_test": 256, "n_sparsity": 256, "epochs": 1,
                "large_phase": full["large_phase"][:1], "lr": full["lr"][:1], "n_seeds": 1}
         start = time.monotonic()
-        deep_runs.run(cfg, ctx, experiments._label)
+        ds = deep_runs.run(cfg, ctx, experiments._label)
         seconds[n_train] = time.monotonic() - start
+        nbytes[n_train] = ds.nbytes
     per_step = (seconds[1024] - seconds[512]) / 2
     # what is left of the 2-step run: start-up plus two evaluations of 3 x 256 images
     per_eval_image = max(0.0, seconds[512] - 2 * per_step) / (2 * 3 * 256)
@@ -137,9 +198,50 @@ def deep_step_seconds(experiment: str, device: str = "cpu", threads: int = 1) ->
     steps = full["epochs"] * (50000 // full["batch_size"])
     eval_images = full["n_eval_train"] + full["n_eval_test"] + full["n_sparsity"]
     total = n_runs * (steps * per_step + (full["epochs"] + 1) * eval_images * per_eval_image)
+    # the slice's run records 2 evaluations (before training, after its epoch); the job records
+    # epochs + 1 per run: the output scales with those (an upper bound, coordinates counted in)
+    output = nbytes[1024] * n_runs * (full["epochs"] + 1) / 2
     return {"experiment": experiment, "device": device, "threads": threads, "slice_seconds": seconds,
             "step_seconds": per_step, "eval_seconds_per_image": per_eval_image, "runs": n_runs,
-            "steps_per_run": steps, "full_wall_s": total}
+            "steps_per_run": steps, "full_wall_s": total, "full_output_mb": output / 1e6,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def deep_two_runs_peak(experiment: str, device: str = "cpu", threads: int = 1) -> float:
+    """Peak resident MB of two steps of TWO batched runs (otherwise as :func:`deep_step_seconds`)."""
+    import torch
+
+    from sgdrepro.core.entry import RunContext
+    from sgdrepro.large_step_sparse import deep_runs, experiments
+
+    torch.set_num_threads(threads)
+    full = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["large_step_sparse"]["paper"][experiment]
+    cfg = {**full, "dataset": "synthetic_cifar", "synthetic_n_train": 512, "synthetic_n_test": 256,
+           "n_eval_train": 256, "n_eval_test": 256, "n_sparsity": 256, "epochs": 1,
+           "large_phase": full["large_phase"][:1], "lr": full["lr"][:1], "n_seeds": 2}
+    deep_runs.run(cfg, RunContext("large_step_sparse", experiment, torch.device(device), torch.float32), experiments._label)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# CIFAR's 60,000 images of 3 x 32 x 32, held as uint8 and as float32 (an upper bound); the slices
+# hold 1,280 synthetic ones
+CIFAR_BYTES = (60_000 - 1_280) * 3 * 32 * 32 * (1 + 4)
+
+
+def deep_steps_in_child(experiment: str, device: str, threads: int) -> dict:
+    """:func:`deep_step_seconds` and :func:`deep_two_runs_peak`, each in a fresh process so that its
+    peak memory is its own; the job's peak extrapolated linearly in the runs of one chunk (every
+    run of the job: an upper bound) plus the real data set's size."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        row = pool.apply(deep_step_seconds, (experiment, device, threads))
+    with context.Pool(1) as pool:
+        two = pool.apply(deep_two_runs_peak, (experiment, device, threads))
+    per_run = max(0.0, two - row["max_rss_mb"])
+    return {**row, "two_runs_max_rss_mb": two,
+            "full_max_rss_mb": row["max_rss_mb"] + (row["runs"] - 1) * per_run + CIFAR_BYTES / 1e6}
 
 
 MEMORY_MARGIN, RUNTIME_MARGIN = 1.5, 1.5
@@ -173,17 +275,27 @@ def _hours(seconds: float) -> str:
 
 
 def table(results: dict) -> str:
-    lines = ["| job | measured | wall | CPU | peak RSS | output | full job: CPU | peak RSS | output | request |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    claims = results.get("claims", {})
+    lines = ["| job | measured | wall | CPU | peak RSS | output | full job: CPU | peak RSS | output | request "
+             "| claims at paper scale |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in results["jobs"]:
         name = f"{row['paper']}_train_{row['experiment']}"
         if "wall_s" not in row:
-            lines.append(f"| {name} | {row['status']} | | | | | | | | |")
+            lines.append(f"| {name} | {row['status']} | | | | | | | | | |")
             continue
         how = "whole" if row["fraction"] == 1.0 else f"{row['fraction']:g} of the steps"
+        if row["status"] != "measured":
+            verdicts = "not run whole"
+        elif row["paper"] in claims:
+            verdicts = (claims_cell(claims[row["paper"]], row["experiment"])
+                        or "none measured: its claims read a job not run whole too")
+        else:
+            verdicts = ""
         lines.append(f"| {name} | {how} | {row['wall_s']:.0f} s | {row['cpu_s']:.0f} s | {row['max_rss_mb']:.0f} MB | "
                      f"{row['output_mb']:.1f} MB | {_hours(row['full_cpu_s'])} | {row['full_max_rss_mb']:.0f} MB | "
-                     f"{row['full_output_mb']:.0f} MB | {requests(row)['mem_mb']} MB, {requests(row)['runtime']} min |")
+                     f"{row['full_output_mb']:.0f} MB | {requests(row)['mem_mb']} MB, {requests(row)['runtime']} min "
+                     f"| {verdicts} |")
     return "\n".join(lines)
 
 
@@ -201,21 +313,25 @@ def main(argv=None) -> int:
                         help="time one step of each deep experiment (synthetic CIFAR-shaped data) and stop")
     parser.add_argument("--collect", type=Path, nargs="+",
                         help="measure the finished jobs of these work directories (no run) into --out")
+    parser.add_argument("--claims", action="store_true",
+                        help="with --collect: measure the claims of the jobs that ran whole (claims.CLAIM_GROUPS)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--table", type=Path, nargs="+", help="print the markdown table and the requests of results files and stop")
     args = parser.parse_args(argv)
     if args.table:
         results = [json.loads(path.read_text()) for path in args.table]
         rows = [row for result in results for row in result["jobs"]]
-        print(table({"jobs": rows}))
+        claims = {paper: c for result in results for paper, c in result.get("claims", {}).items()}
+        print(table({"jobs": rows, "claims": claims}))
         print("\n# resources.scales.paper (config/config.yaml)\n" + resources_yaml(rows))
         return 0
     if args.deep_steps:
         device = next((pair.split("=")[1] for pair in args.config if pair.startswith("device=")), "cpu")
-        rows = [deep_step_seconds(exp, device, args.cores) for exp in DEEP]
+        rows = [deep_steps_in_child(exp, device, args.cores) for exp in DEEP]
         for row in rows:
             print(f"{row['experiment']}: {row['step_seconds']:.1f} s per step of one run, "
-                  f"full job ~{_hours(row['full_wall_s'])} on {device} ({args.cores} threads)", flush=True)
+                  f"full job ~{_hours(row['full_wall_s'])} on {device} ({args.cores} threads), peak "
+                  f"{row['full_max_rss_mb']:.0f} MB, output ~{row['full_output_mb']:.1f} MB", flush=True)
         if args.out:
             args.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "deep": rows}, indent=1) + "\n")
         return 0
@@ -225,7 +341,8 @@ def main(argv=None) -> int:
                 for paper, exp in training_jobs(PAPERS)
                 if (workdir / "results" / paper / "benchmarks" / f"train_{exp}.tsv").exists()]
         results = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
-                   "command": " ".join(sys.argv), "jobs": rows}
+                   "command": " ".join(sys.argv), "jobs": rows,
+                   "claims": paper_scale_claims(args.collect, rows) if args.claims else {}}
         print(table(results))
         if args.out:
             args.out.write_text(json.dumps(results, indent=1) + "\n")

@@ -20,8 +20,8 @@ from .measures import (
     phase_regions, seed_curves, spot_floor_slope, spot_noise_driven,
 )
 
-__all__ = ["CLAIM_IDS", "CLAIM_GROUPS", "measure_claims", "collapse_claims", "width_claims", "floor_claims", "phase_grid_claims",
-           "phase_spot_claims"]
+__all__ = ["CLAIM_IDS", "CLAIM_GROUPS", "measure_claims", "collapse_claims", "width_claims", "floor_claims",
+           "phase_grid_claims", "phase_spot_claims"]
 
 CLAIM_IDS = (
     r"sgd_ode_gap_falls_with_d_p\d+_g[\d.]+",

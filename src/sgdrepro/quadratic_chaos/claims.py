@@ -31,8 +31,8 @@ from .measures import (
     transition_brackets,
 )
 
-__all__ = ["CLAIM_IDS", "CLAIM_GROUPS", "measure_claims", "bifurcation_claims", "loss_curve_claim", "gaussian_map_claims",
-           "ergodic_claims"]
+__all__ = ["CLAIM_IDS", "CLAIM_GROUPS", "measure_claims", "bifurcation_claims", "loss_curve_claim",
+           "gaussian_map_claims", "ergodic_claims"]
 
 CLAIM_IDS = (
     r"boundary_(monotonic_to_catapult|catapult_to_periodic|periodic_to_chaotic|chaotic_to_divergent)",

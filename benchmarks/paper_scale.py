@@ -97,7 +97,8 @@ def measurement(workdir: Path, paper: str, exp: str, slices: dict) -> dict:
     # the slice the job last ran as in this directory (None: whole); else slices.yaml's
     spec = applied[f"{paper}/{exp}"] if f"{paper}/{exp}" in applied else slices.get(paper, {}).get(exp)
     fraction = float(spec["fraction"]) if spec else 1.0
-    row = {"paper": paper, "experiment": exp, "fraction": fraction, "slice": spec["config"] if spec else None}
+    row = {"paper": paper, "experiment": exp, "workdir": str(workdir), "fraction": fraction,
+           "slice": spec["config"] if spec else None}
     if not bench.exists() or not nc.exists():
         return {**row, "status": "failed or not run"}
     with open(bench) as handle:
@@ -115,9 +116,9 @@ def measurement(workdir: Path, paper: str, exp: str, slices: dict) -> dict:
                 1 / fraction if grows else 1)}
 
 
-def paper_scale_claims(workdirs: list[Path], rows: list[dict]) -> dict:
+def paper_scale_claims(rows: list[dict]) -> dict:
     """Per paper, the claims of the groups (``claims.CLAIM_GROUPS``) whose experiments all ran
-    whole at paper scale in ``workdirs`` (``rows``: their measurements), from the stored
+    whole at paper scale (``rows``: the measurements of :func:`measurement`), from the stored
     trajectories and config.yaml's paper section: what the paper's claims rule would say of them."""
     import importlib
 
@@ -127,11 +128,10 @@ def paper_scale_claims(workdirs: list[Path], rows: list[dict]) -> dict:
 
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     whole: dict[str, dict[str, Path]] = {}
-    for workdir in workdirs:
-        for row in rows:
-            nc = workdir / "results" / row["paper"] / "data" / f"{row['experiment']}.nc"
-            if row.get("status") == "measured" and nc.exists():
-                whole.setdefault(row["paper"], {})[row["experiment"]] = nc
+    for row in rows:  # each job's trajectories from the work directory where it ran whole
+        nc = Path(row["workdir"]) / "results" / row["paper"] / "data" / f"{row['experiment']}.nc"
+        if row.get("status") == "measured" and nc.exists():
+            whole.setdefault(row["paper"], {})[row["experiment"]] = nc
     out = {}
     for paper, paths in whole.items():
         groups = importlib.import_module(f"sgdrepro.{paper}.claims").CLAIM_GROUPS
@@ -342,7 +342,7 @@ def main(argv=None) -> int:
                 if (workdir / "results" / paper / "benchmarks" / f"train_{exp}.tsv").exists()]
         results = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
                    "command": " ".join(sys.argv), "jobs": rows,
-                   "claims": paper_scale_claims(args.collect, rows) if args.claims else {}}
+                   "claims": paper_scale_claims(rows) if args.claims else {}}
         print(table(results))
         if args.out:
             args.out.write_text(json.dumps(results, indent=1) + "\n")

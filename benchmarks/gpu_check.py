@@ -110,13 +110,13 @@ for _key, _value in numerics.environment("native", base={}).items():
     if _key.startswith("CUBLAS"):
         os.environ.setdefault(_key, _value)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import yaml  # noqa: E402
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
-from torch.utils._pytree import tree_flatten  # noqa: E402
+import numpy as np
+import torch
+import yaml
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
-from sgdrepro import PAPERS  # noqa: E402
+from sgdrepro import PAPERS
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
@@ -1295,7 +1295,7 @@ def main(argv=None) -> int:
           flush=True)
     command = " ".join(["python", "benchmarks/gpu_check.py", *(sys.argv[1:] if argv is None else argv)])
     report = {"script": "benchmarks/gpu_check.py", "command": command,
-              "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "dry": args.dry,
+              "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "dry": args.dry,
               "budget_s": budget, "device": info, "sizes": sizes,
               "tolerances": {"rtol": RTOL, "sensitivity_factor": SENSITIVITY_FACTOR, "normal_max_ulps": NORMAL_MAX_ULPS,
                              "claim_rtol": CLAIM_RTOL, "claim_ci_fraction": CLAIM_CI_FRACTION,

@@ -24,10 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sgdrepro.core.digests import compare, relative_change, tree_digests
+
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "tiny.json"
-
-from sgdrepro.core.digests import compare, relative_change, tree_digests
 
 WHY = {
     "data": "a trajectory differs: the numerical environment is not the one the table was made in "

@@ -35,7 +35,8 @@ def test_default_config_is_valid(config, tmp_path):
         (lambda q: q["orthogonal"].__setitem__("batch_size", [1, 2, 9]), "autoencoder_batch.quick.orthogonal.batch_size[2]", "1..n"),
         (lambda q: q["orthogonal"].__setitem__("d", 4), "autoencoder_batch.quick.orthogonal.d", ">= n"),
         (lambda q: q["orthogonal"].__setitem__("batch_size", [1, 2, 3]), "autoencoder_batch.quick.orthogonal.batch_size", "full batch"),
-        (lambda q: q["figures"].__setitem__("trajectory_batch_sizes", [5, 11]), "autoencoder_batch.quick.figures.trajectory_batch_sizes[1]", "one of"),
+        (lambda q: q["figures"].__setitem__("trajectory_batch_sizes", [5, 11]),
+         "autoencoder_batch.quick.figures.trajectory_batch_sizes[1]", "one of"),
         (lambda q: q["figures"].__setitem__("trajectory_seed", 99), "autoencoder_batch.quick.figures.trajectory_seed", "seeds"),
     ],
 )

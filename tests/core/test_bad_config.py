@@ -81,7 +81,7 @@ def check_message(text: str, key: str, value: str) -> re.Match:
     assert match["key"] == key or match["key"].startswith(key + "[") or match["key"].startswith(key + "."), (
         f"message names key {match['key']!r}, expected {key!r}: {lines[-1]!r}")
     rest = match["rest"]
-    assert rest.startswith(value + ": ") or rest.startswith(value + ";"), (
+    assert rest.startswith((value + ": ", value + ";")), (
         f"message does not show the value {value}: {lines[-1]!r}")
     allowed = rest[len(value) + 1:].strip()
     assert len(allowed) >= 8, f"message does not say what is allowed: {lines[-1]!r}"

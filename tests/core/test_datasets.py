@@ -126,7 +126,8 @@ def test_a_crafted_cifar_batch_is_refused_and_runs_nothing(tmp_path, how, protoc
     marker = tmp_path / "marker"
     batch = {"data": _RunsCode(how, marker)}  # str key: protocols < 3 pickle bytes through _codecs.encode
     (tmp_path / "cifar-10-batches-py" / "data_batch_2").write_bytes(pickle.dumps(batch, protocol=protocol))
-    with pytest.raises(DatasetCorrupt, match=r"data_batch_2: not a readable CIFAR batch .*refused global (posix|os|builtins|__builtin__)\.(system|exec)"):
+    refused = r"data_batch_2: not a readable CIFAR batch .*refused global (posix|os|builtins|__builtin__)\.(system|exec)"
+    with pytest.raises(DatasetCorrupt, match=refused):
         load_cifar10(tmp_path)
     assert not marker.exists(), "the crafted pickle ran code"
 

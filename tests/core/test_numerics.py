@@ -89,7 +89,7 @@ def test_portable_numbers_are_the_same_at_every_level(levels):
         assert result.pop("level") == numerics.ATEN_LEVEL, level
     first = results[levels[0]]
     for level, result in results.items():
-        assert result == first, {op: (first[op], result[op]) for op in first if first[op] != result[op]}
+        assert result == first, (level, {op: (first[op], result[op]) for op in first if first[op] != result[op]})
 
 
 def test_native_numbers_change_with_the_level(levels):

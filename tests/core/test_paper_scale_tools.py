@@ -12,8 +12,8 @@ import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from divergence_curve import divergence_table, largest_stable, overlay  # noqa: E402
-from paper_scale import claims_cell  # noqa: E402
+from divergence_curve import divergence_table, largest_stable, overlay
+from paper_scale import claims_cell
 
 
 def test_largest_stable_stops_at_the_first_divergence():

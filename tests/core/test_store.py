@@ -65,6 +65,6 @@ def test_failed_write_leaves_nothing(tmp_path):
             raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
     bad = _dataset().assign(obj=("lr", np.array([object(), object()])))
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):  # netCDF cannot hold Python objects
         write_dataset(bad, target)
     assert list(tmp_path.iterdir()) == []

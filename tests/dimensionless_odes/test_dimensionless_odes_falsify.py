@@ -37,14 +37,14 @@ def _ctx(experiment: str) -> RunContext:
 # ---------------------------------------------------------------- small direct runs (cached)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def collapse_run() -> xr.Dataset:
     cfg = dict(k=2, noise=0.01, p=[2], d=[32, 64, 128], lr_over_p=[1.0], n_seeds=6, t_max=10, decades=3,
                n_records=20, ode_points=60, ode_rtol=1e-7, init={"kind": "random", "overlap_scale": 1.0, "seed": 0})
     return experiments.run_collapse(cfg, _ctx("collapse"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def width_run() -> xr.Dataset:
     cfg = dict(k=2, noise=0.01, p=[8, 16], d=[32], lr_over_p=[0.5], n_seeds=6, t_max=5, decades=3, n_records=15,
                ode_points=30, ode_rtol=1e-6, ode_p=[4],
@@ -57,7 +57,7 @@ FLOOR_CFG = dict(k=2, noise=0.01, p=[2], d=[32], lr_over_p=[0.5, 1.0, 2.0], n_se
                  ode_lr_over_p={"min": 0.05, "max": 1.0, "n": 8}, init=ALIGNED)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def floor_run() -> xr.Dataset:
     return experiments.run_floor(FLOOR_CFG, _ctx("floor"))
 
@@ -66,12 +66,12 @@ PHASE_CFG = dict(k=2, noise=0.01, p0=2, gamma0=2.0, kappa=[0.0, 0.5], delta=[-0.
                  d_ladder=[4, 16], t_late=10, ode_points=40, ode_rtol=1e-7, init=ALIGNED)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def phase_grid(noise_factor=experiments._lr_over_p) -> xr.Dataset:
     return experiments.phase_ode_grid(PHASE_CFG, noise_factor)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def spot_run() -> xr.Dataset:
     """Three spot checks at kappa = 0, one per region, with the ODE grid of their cells."""
     cfg = {**PHASE_CFG, "kappa": [0.0], "delta": [-0.5, 0.0, 0.5], "d_ladder": [4, 16, 64],

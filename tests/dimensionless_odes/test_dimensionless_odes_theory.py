@@ -12,8 +12,8 @@ from scipy.special import erf
 from sgdrepro.dimensionless_odes import theory
 from sgdrepro.dimensionless_odes.model import risk_erf_torch, sgd_step, weights_from_overlaps
 
-G = lambda z: erf(z / math.sqrt(2.0))  # noqa: E731
-DG = lambda z: math.sqrt(2.0 / math.pi) * np.exp(-0.5 * z * z)  # noqa: E731
+G = lambda z: erf(z / math.sqrt(2.0))
+DG = lambda z: math.sqrt(2.0 / math.pi) * np.exp(-0.5 * z * z)
 
 
 def _random_cov(n: int, seed: int) -> np.ndarray:

@@ -23,7 +23,7 @@ def _direct_root_d1(eta, b, sigma):
     log_norm = -special.gammaln(b / 2) - (b / 2) * math.log(2.0)
 
     def moment(s):
-        f = lambda u: abs(1 - c * u) ** s * math.exp((b / 2 - 1) * math.log(u) - u / 2 + log_norm) if u > 0 else 0.0  # noqa: E731
+        f = lambda u: abs(1 - c * u) ** s * math.exp((b / 2 - 1) * math.log(u) - u / 2 + log_norm) if u > 0 else 0.0
         return sum(integrate.quad(f, lo, hi, limit=200)[0] for lo, hi in [(0, 1 / c), (1 / c, np.inf)])
     return optimize.brentq(lambda s: moment(s) - 1.0, 0.05, 30.0, xtol=1e-8)
 

@@ -124,7 +124,7 @@ def base_relu_ts() -> xr.Dataset:
     t = STEPS / N_STEPS
     fs = np.empty((2, 4, N_SEEDS, STEPS.size))
     test = np.empty_like(fs)
-    for i, lr in enumerate(lrs):
+    for i in range(len(lrs)):
         for j, L in enumerate(decays):
             noise = _noise((N_SEEDS, 1), 0.05, seed=10 * i + j)
             if i == 0:

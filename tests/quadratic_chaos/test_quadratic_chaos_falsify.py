@@ -9,7 +9,7 @@ counterpart that passes (:func:`test_unmodified_inputs_pass`), so the contrast i
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -33,21 +33,21 @@ def _ctx(experiment):
     return RunContext(paper="quadratic_chaos", experiment=experiment, device=torch.device("cpu"), dtype=torch.float64)
 
 
-@lru_cache(maxsize=None)
+@cache
 def bifurcation():
     cfg = dict(d=2, n=2, target=1.0, init_scale=0.1, a={"min": 0.3, "max": 2.1, "num": 181}, n_seeds=1,
                n_steps=1200, window=256, record_early=0)
     return run_bifurcation(cfg, _ctx("bifurcation"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def phase_map():
     cfg = dict(d=5, n=[20, 80], noise=0.0, init_scale=0.1, a={"min": 0.3, "max": 2.5, "num": 89}, n_seeds=1,
                n_steps=1000, window=256, record_early=0)
     return run_gaussian_phase_map(cfg, _ctx("gaussian_phase_map"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def loss_curves(data: str):
     common = dict(models=["phase_retrieval", "two_layer"], width=4, init_scale=0.1, n_seeds=2)
     if data == "orthogonal":

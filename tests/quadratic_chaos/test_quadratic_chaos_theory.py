@@ -64,7 +64,7 @@ def test_hvp_matches_autograd_and_sharpness_matches_normalisation():
     W = torch.randn(R, d, m, generator=gen, dtype=torch.float64)
     V = torch.randn(R, d, m, generator=gen, dtype=torch.float64)
     for r in range(R):
-        f = lambda w: model.loss(w.unsqueeze(0), X[r:r + 1], y[r:r + 1], mask[r:r + 1]).sum()  # noqa: E731
+        f = lambda w, r=r: model.loss(w.unsqueeze(0), X[r:r + 1], y[r:r + 1], mask[r:r + 1]).sum()
         grad = torch.autograd.functional.jacobian(f, W[r])
         torch.testing.assert_close(model.gradient(W, X, y, mask)[r], grad)
         _, hv = torch.autograd.functional.hvp(f, W[r], V[r])

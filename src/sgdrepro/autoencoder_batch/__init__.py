@@ -16,10 +16,14 @@ grid), ``model`` (loss, gradient, ``sgd_step``), ``measures``, ``theory``, ``exp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..core import ConfigError, Grid, log_spaced_steps
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["train", "AutoencoderRun", "check_config"]
 

@@ -283,31 +283,31 @@ class Claim:
         return bool(passed), margin
 
     @classmethod
-    def _make(cls, id, statement, kind, relation, estimate: Estimate, expected, tolerance=0.0) -> "Claim":
+    def _make(cls, id, statement, kind, relation, estimate: Estimate, expected, tolerance=0.0) -> Claim:
         return cls(id=id, statement=statement, kind=kind, relation=relation, expected=expected, tolerance=tolerance,
                    measured=estimate.value, ci=list(estimate.ci), ci_method=estimate.method,
                    evidence=estimate.evidence, n=estimate.n, reason=estimate.reason, assessable=estimate.assessable)
 
     @classmethod
-    def near(cls, id: str, statement: str, estimate: Estimate, expected, tolerance, kind: str = "theory") -> "Claim":
+    def near(cls, id: str, statement: str, estimate: Estimate, expected, tolerance, kind: str = "theory") -> Claim:
         """``|measured - expected| <= tolerance`` (theory or paper value)."""
         return cls._make(id, statement, kind, "approx", estimate, expected, tolerance)
 
     @classmethod
-    def at_most(cls, id: str, statement: str, estimate: Estimate, bound, kind: str = "theory") -> "Claim":
+    def at_most(cls, id: str, statement: str, estimate: Estimate, bound, kind: str = "theory") -> Claim:
         return cls._make(id, statement, kind, "<=", estimate, bound)
 
     @classmethod
-    def at_least(cls, id: str, statement: str, estimate: Estimate, bound, kind: str = "theory") -> "Claim":
+    def at_least(cls, id: str, statement: str, estimate: Estimate, bound, kind: str = "theory") -> Claim:
         return cls._make(id, statement, kind, ">=", estimate, bound)
 
     @classmethod
-    def below(cls, id: str, statement: str, effect: Estimate, tie=0.0) -> "Claim":
+    def below(cls, id: str, statement: str, effect: Estimate, tie=0.0) -> Claim:
         """Ordering: the effect (e.g. a paired difference) is below ``tie``; its whole interval must be."""
         return cls._make(id, statement, "ordering", "<", effect, tie)
 
     @classmethod
-    def above(cls, id: str, statement: str, effect: Estimate, tie=0.0) -> "Claim":
+    def above(cls, id: str, statement: str, effect: Estimate, tie=0.0) -> Claim:
         """Ordering: the effect is above ``tie``; its whole interval must be."""
         return cls._make(id, statement, "ordering", ">", effect, tie)
 

@@ -16,10 +16,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import seaborn as sns
 
-from .store import atomic_path  # noqa: E402
+from .store import atomic_path
 
 __all__ = ["apply_style", "new_figure", "save_figure", "read_caption", "PALETTE"]
 

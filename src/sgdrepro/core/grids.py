@@ -22,7 +22,7 @@ class Grid:
     coords: dict[str, np.ndarray]
 
     @classmethod
-    def from_config(cls, grid: Mapping[str, Sequence], order: Sequence[str] | None = None) -> "Grid":
+    def from_config(cls, grid: Mapping[str, Sequence], order: Sequence[str] | None = None) -> Grid:
         """Build from config; ``order`` fixes the dim order (default: the mapping's order).
 
         A scalar value is a one-point axis, so a user can pin a dim with ``--config``.

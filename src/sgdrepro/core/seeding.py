@@ -126,7 +126,7 @@ class RunRandom:
     def n_runs(self) -> int:
         return self.keys.shape[0]
 
-    def subset(self, index) -> "RunRandom":
+    def subset(self, index) -> RunRandom:
         """Generator for a subset of the runs (a chunk), with the same per-run streams."""
         return RunRandom(self.keys[index].cpu().numpy(), self.device)
 

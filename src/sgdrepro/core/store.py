@@ -113,7 +113,7 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, attrs: Mapping | None
     """Write ``ds`` (plus ``attrs``) as compressed NetCDF-4, atomically: temp file, then rename."""
     ds = ds.copy()
     ds.attrs = dict(sorted({**ds.attrs, **(attrs or {})}.items()))
-    for name, var in ds.variables.items():
+    for var in ds.variables.values():
         var.attrs = dict(sorted(var.attrs.items()))
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds))

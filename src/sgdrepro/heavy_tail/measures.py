@@ -92,7 +92,7 @@ def block_sum_median(x: np.ndarray, log_x: np.ndarray, block_sizes: Sequence[int
 def tail_index_block_sum_rows(x, block_sizes: Sequence[int] = BLOCK_SIZES) -> float:
     """Vector version: ``x`` is [n_samples, d]; norms of block sums against norms of samples."""
     x = _finite(np.asarray(x, dtype=float).reshape(len(x), -1))
-    log_abs = lambda v: np.log(np.linalg.norm(v, axis=-1) + _TINY)  # noqa: E731
+    log_abs = lambda v: np.log(np.linalg.norm(v, axis=-1) + _TINY)
     log_x = log_abs(x)
     total = float(np.sum(log_x))
     estimates = [_block_sum_one(x, log_x, total, int(m), log_abs) for m in block_sizes if x.shape[0] // int(m) >= 2]

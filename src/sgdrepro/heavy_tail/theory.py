@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import lru_cache
+from functools import lru_cache, cache
 
 import numpy as np
 from scipy import integrate, optimize, special
@@ -69,7 +69,7 @@ def variance_border_lr(batch_size, dim, sigma=1.0):
     return 2.0 * np.asarray(batch_size, dtype=float) / (np.asarray(sigma, dtype=float) ** 2 * (dim + np.asarray(batch_size) + 1))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _laguerre(n: int, shape: float) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights for E phi(V), V ~ Gamma(shape, scale 2) = chi2_{2 shape}."""
     x, w = special.roots_genlaguerre(n, shape - 1.0)

@@ -18,6 +18,8 @@ image from the run's counter-based stream, so a run alone equals the same run in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
@@ -27,6 +29,9 @@ from sgdrepro.core.datasets import load_dataset
 from . import deep, densenet
 from .measures import feature_sparsity_dedup
 from .schedules import exponential_warmup_lr
+
+if TYPE_CHECKING:  # the experiments return datasets; xarray loads with the store
+    import xarray as xr
 
 __all__ = ["load_deep_data", "n_classes_of", "build_architecture", "sgd_momentum_step", "augment_batch", "run"]
 
@@ -104,7 +109,7 @@ def augment_batch(x: torch.Tensor, random: RunRandom, step: int, padding: int, f
 
 def _grid(cfg: dict) -> tuple[Grid, dict]:
     grid = Grid.from_config({"large_phase": cfg["large_phase"], "seed": list(range(cfg["n_seeds"]))})
-    full = lambda value: np.full(grid.size, float(value))  # noqa: E731
+    full = lambda value: np.full(grid.size, float(value))
     params = {"lr": grid.paired("large_phase", cfg["lr"]).astype(np.float64),
               "large_phase": grid.flat()["large_phase"].astype(np.float64),
               "warmup_exp": full(cfg["warmup_exp"]), "momentum": full(cfg.get("momentum", 0.0)),
@@ -112,7 +117,7 @@ def _grid(cfg: dict) -> tuple[Grid, dict]:
     return grid, params
 
 
-def run(cfg: dict, ctx, label) -> "xr.Dataset":  # noqa: F821
+def run(cfg: dict, ctx, label) -> xr.Dataset:
     """Train the grid (large_phase x seed) as one batched program; record per epoch. ``label``
     adds units and long names to coordinates (experiments._label)."""
     dtype = torch.float32  # real-data networks train in single precision (as the authors')
@@ -226,8 +231,10 @@ def run(cfg: dict, ctx, label) -> "xr.Dataset":  # noqa: F821
         "train_error": (("epoch",), {"units": "1", "long_name": "training error (eval subset, no augmentation)"}),
         "test_loss": (("epoch",), {"units": "nats", "long_name": "test cross-entropy"}),
         "test_error": (("epoch",), {"units": "1", "long_name": "test error"}),
-        "feature_sparsity": (("epoch", "stage"), {"units": "1", "long_name": f"fraction of positive activations of the {unit} output (training images)"}),
-        "feature_sparsity_dedup": (("epoch", "stage"), {"units": "1", "long_name": "feature sparsity after dropping dead and highly correlated units"}),
+        "feature_sparsity": (("epoch", "stage"), {"units": "1", "long_name":
+                                                  f"fraction of positive activations of the {unit} output (training images)"}),
+        "feature_sparsity_dedup": (("epoch", "stage"), {"units": "1", "long_name":
+                                                        "feature sparsity after dropping dead and highly correlated units"}),
         "lr_now": (("epoch",), {"units": "1", "long_name": "step size at the end of the epoch"}),
     }
     variables = {name: (dims, traj.records[name].astype(np.float64), attrs) for name, (dims, attrs) in spec.items()}

@@ -19,12 +19,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from sgdrepro.core import Grid, RunRandom, run_keys
 
 from . import deep_runs, diagonal, mlp, relu
+
+if TYPE_CHECKING:  # the experiments return datasets; xarray loads with the store
+    import xarray as xr
 
 __all__ = ["run_diagonal_sgd", "run_diagonal_gd", "run_relu_teacher_student", "run_relu_1d", "run_relu_three_layer", "run_deep",
            "run_deep_sota", "run_deep_densenet"]
@@ -84,7 +89,7 @@ _DIAGONAL_VARS = {
 }
 
 
-def _run_diagonal(cfg: dict, ctx) -> "xr.Dataset":  # noqa: F821
+def _run_diagonal(cfg: dict, ctx) -> xr.Dataset:
     grid, params = _schedule_grid(cfg)
     keys = run_keys(ctx.experiment, grid.points(), root_seed=ctx.root_seed, key_dims=("seed",))
     # the data depend on the seed only, so SGD and GD runs of one seed see the same problem
@@ -186,9 +191,12 @@ def run_relu_1d(cfg: dict, ctx):
 _THREE_LAYER_VARS = {
     "train_loss": (("step",), {"units": "1", "long_name": "training loss mean (f(x) - y)^2"}),
     "test_loss": (("step",), {"units": "1", "long_name": "test loss mean (f(x') - y')^2"}),
-    "feature_sparsity": (("step", "layer"), {"units": "1", "long_name": "fraction of positive ReLU activations of the layer (samples x neurons, training set)"}),
-    "feature_sparsity_dedup": (("step", "layer"), {"units": "1", "long_name": "feature sparsity coefficient of the layer after dropping dead and highly correlated neurons"}),
-    "grad_rank": (("step",), {"units": "1", "long_name": "rank of the per-sample gradient matrix (singular values above rank_threshold times the largest)"}),
+    "feature_sparsity": (("step", "layer"), {"units": "1", "long_name":
+                                             "fraction of positive ReLU activations of the layer (samples x neurons, training set)"}),
+    "feature_sparsity_dedup": (("step", "layer"), {"units": "1", "long_name": "feature sparsity coefficient of the layer "
+                                                   "after dropping dead and highly correlated neurons"}),
+    "grad_rank": (("step",), {"units": "1", "long_name": "rank of the per-sample gradient matrix "
+                              "(singular values above rank_threshold times the largest)"}),
     "lr_now": (("step",), {"units": "1", "long_name": "step size at this iteration"}),
 }
 

@@ -259,7 +259,7 @@ def plot_relu_three_layer(data: dict, cfg: dict):
             _curves(ax, view, var, {"large_phase": phase}, colors[i], label)
             if phase > 0:
                 ax.axvline(phase * ds.attrs["n_steps"], color=colors[i], ls="--", lw=0.8)
-    for ax, (var, _, ylabel) in zip(axes[0], panels):
+    for ax, (_, _, ylabel) in zip(axes[0], panels):
         ax.set_xlabel("iteration")
         ax.set_ylabel(ylabel)
     axes[0][0].set_yscale("log")

@@ -174,7 +174,7 @@ def train_gd(cfg: dict, ctx: RunContext, grid: Grid, width: int, data: str, keys
             y0 = prob.y[:, 0]
             out["v"] = c[:, 0, 0] / y0.sqrt() if width == 1 else (c.square().mean(dim=-1)[:, 0] / y0).sqrt()
         if prob.X_test is not None:
-            err = lambda f: (f - prob.y_test).square().mean(dim=1) / prob.y_test_scale  # noqa: E731
+            err = lambda f: (f - prob.y_test).square().mean(dim=1) / prob.y_test_scale
             out["test_error"] = err(model.predictions(W, prob.X_test))
             avg = state["f_test_sum"] / max(k, 1) if k > 0 else model.predictions(W, prob.X_test)
             out["test_error_avg"] = err(avg)
@@ -218,7 +218,7 @@ def _dataset(grid: Grid, trajs: list, meta: dict, attrs: dict):
     variables = {}
     for name in trajs[0].records:
         variables[name] = (("step",), np.concatenate([t.records[name] for t in trajs]), _ATTRS[name])
-    final = lambda k: np.concatenate([t.final[k] for t in trajs])  # noqa: E731
+    final = lambda k: np.concatenate([t.final[k] for t in trajs])
     variables["lr"] = ((), final("lr"), {"units": "1", "long_name": "step size eta"})
     variables["sharpness"] = ((), final("sharpness"), {"units": "1", "long_name": "top Hessian eigenvalue at the global minimiser"})
     variables["diverged_step"] = ((), np.concatenate([t.diverged_step for t in trajs]),

@@ -118,7 +118,7 @@ def plot_bifurcation(data: dict, cfg: dict):
     bottom.legend(loc="upper left", fontsize=6, markerscale=4, ncol=2)
     bottom.set_xlim(a_all[0] - 0.02, a_all[-1] + 0.02)
     for ax in (top, bottom):
-        for name, value in theory.BOUNDARIES.items():
+        for value in theory.BOUNDARIES.values():
             ax.axvline(value, color="C3", ls="--", lw=0.7)
         ax.axvline(theory.A_PERIOD4, color="C3", ls=":", lw=0.6)
         ax.axvline(theory.A_MERGE, color="C3", ls=":", lw=0.6)

@@ -14,7 +14,8 @@ Phase classifier (:func:`classify_trajectory`), from what the trainer stores for
 4. ``p >= 2``: ``periodic`` with period ``p``;
 5. no period found: ``chaotic`` if the Lyapunov exponent exceeds ``chaos_threshold``; else the
    orbit is still converging slowly, to a minimiser if the best-fitting period is 1 (then as in 3.),
-   else to a cycle (``periodic`` with the period of best fit, e.g. next to a period doubling). Without a Lyapunov exponent (NaN) a non-periodic orbit is ``chaotic``.
+   else to a cycle (``periodic`` with the period of best fit, e.g. next to a period doubling).
+   Without a Lyapunov exponent (NaN) a non-periodic orbit is ``chaotic``.
 
 Step 5 reads the Lyapunov exponent, so a claim *about* the exponent must not select its runs with
 this classifier: :func:`periodicity_dataset` gives the period test alone (period, best period and

@@ -225,7 +225,7 @@ def superstable_parameters(max_doublings: int = 11) -> tuple[np.ndarray, float]:
         grid = np.linspace(lo, hi, 4001)
         vals = g(grid, p)
         idx = np.flatnonzero(np.sign(vals[:-1]) != np.sign(vals[1:]))
-        found.append(brentq(lambda r: float(g(r, p)), grid[idx[0]], grid[idx[0] + 1], xtol=1e-15))
+        found.append(brentq(lambda r, p: float(g(r, p)), grid[idx[0]], grid[idx[0] + 1], args=(p,), xtol=1e-15))
     r = np.asarray(found)
     r_inf = r[-1] + (r[-1] - r[-2]) / (delta - 1.0)
     return r - 1.0, float(r_inf - 1.0)

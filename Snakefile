@@ -1,6 +1,7 @@
 # sgdrepro: one DAG for the figures and claims of five papers on (S)GD dynamics.
 # Table of contents only: config, rule files, default target.
 
+
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 

@@ -2,4 +2,4 @@
 
 from sgdrepro.core.entry import claims_job
 
-claims_job(snakemake)
+claims_job(snakemake)  # noqa: F821 (injected by Snakemake)

@@ -2,4 +2,4 @@
 
 from sgdrepro.core.entry import figure_job
 
-figure_job(snakemake)
+figure_job(snakemake)  # noqa: F821 (injected by Snakemake)

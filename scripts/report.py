@@ -2,4 +2,4 @@
 
 from sgdrepro.core.entry import report_job
 
-report_job(snakemake)
+report_job(snakemake)  # noqa: F821 (injected by Snakemake)

@@ -2,4 +2,4 @@
 
 from sgdrepro.core.entry import train_job
 
-train_job(snakemake)
+train_job(snakemake)  # noqa: F821 (injected by Snakemake)

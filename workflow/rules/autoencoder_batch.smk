@@ -23,22 +23,22 @@ register_figures("autoencoder_batch", AUTOENCODER_BATCH_FIGURES)
 rule autoencoder_batch_train_orthogonal:
     output:
         nc=data_path("autoencoder_batch", "orthogonal"),
-    params:
-        paper="autoencoder_batch",
-        experiment="orthogonal",
-        cfg=experiment_cfg("autoencoder_batch", "orthogonal"),
-        threads=threads_of("train", "autoencoder_batch_train_orthogonal"),
     log:
         log_path("autoencoder_batch", "train_orthogonal"),
     benchmark:
-        benchmark_path("autoencoder_batch", "train_orthogonal"),
-    message:
-        "autoencoder_batch: SGD with every batch size 1..n on orthonormal data (linear and ReLU, reshuffled and cyclic)"
+        benchmark_path("autoencoder_batch", "train_orthogonal")
     threads: threads_of("train", "autoencoder_batch_train_orthogonal")
     resources:
         mem_mb=resource_of("train", "autoencoder_batch_train_orthogonal", "mem_mb"),
         runtime=resource_of("train", "autoencoder_batch_train_orthogonal", "runtime"),
         gpu=resource_of("train", "autoencoder_batch_train_orthogonal", "gpu"),
+    params:
+        paper="autoencoder_batch",
+        experiment="orthogonal",
+        cfg=experiment_cfg("autoencoder_batch", "orthogonal"),
+        threads=threads_of("train", "autoencoder_batch_train_orthogonal"),
+    message:
+        "autoencoder_batch: SGD with every batch size 1..n on orthonormal data (linear and ReLU, reshuffled and cyclic)"
     script:
         "../../scripts/train.py"
 
@@ -52,19 +52,19 @@ for _autoencoder_batch_figure in AUTOENCODER_BATCH_FIGURES:
             orthogonal=rules.autoencoder_batch_train_orthogonal.output.nc,
         output:
             **figure_paths("autoencoder_batch", _autoencoder_batch_figure),
-        params:
-            paper="autoencoder_batch",
-            figure=_autoencoder_batch_figure,
-            cfg=paper_cfg("autoencoder_batch"),
         log:
             log_path("autoencoder_batch", _autoencoder_batch_figure),
-        message:
-            f"autoencoder_batch: {AUTOENCODER_BATCH_MESSAGES[_autoencoder_batch_figure]}"
+        localrule: True
         threads: 1
         resources:
             mem_mb=resource_of("light", f"autoencoder_batch_{_autoencoder_batch_figure}", "mem_mb"),
             runtime=resource_of("light", f"autoencoder_batch_{_autoencoder_batch_figure}", "runtime"),
-        localrule: True
+        params:
+            paper="autoencoder_batch",
+            figure=_autoencoder_batch_figure,
+            cfg=paper_cfg("autoencoder_batch"),
+        message:
+            f"autoencoder_batch: {AUTOENCODER_BATCH_MESSAGES[_autoencoder_batch_figure]}"
         script:
             "../../scripts/figure.py"
 
@@ -74,14 +74,14 @@ rule autoencoder_batch_claims:
         orthogonal=rules.autoencoder_batch_train_orthogonal.output.nc,
     output:
         json=claims_path("autoencoder_batch"),
+    log:
+        log_path("autoencoder_batch", "claims"),
+    threads: 1
     params:
         paper="autoencoder_batch",
         cfg=paper_cfg("autoencoder_batch"),
-    log:
-        log_path("autoencoder_batch", "claims"),
     message:
         "autoencoder_batch: measuring the paper's claims from the stored trajectories"
-    threads: 1
     script:
         "../../scripts/claims.py"
 

@@ -11,8 +11,10 @@ from sgdrepro.core.datasets import DatasetError, DatasetMissing, check_dataset, 
 
 min_version("9.0")
 
+
 # One environment for every rule, used with --software-deployment-method conda.
 conda: "../../envs/sgdrepro.yaml"
+
 
 RESULTS = "results"
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -108,9 +110,7 @@ def dataset_problem(name):
 @functools.cache
 def data_read_by():
     """{output file: the files its rule reads}, over every rule (called once the rules are all defined)."""
-    return {
-        str(out): {str(f) for f in rule.input if isinstance(f, str)} for rule in workflow.rules for out in rule.output
-    }
+    return {str(out): {str(f) for f in rule.input if isinstance(f, str)} for rule in workflow.rules for out in rule.output}
 
 
 def outputs_reading(paper, experiment):
@@ -140,17 +140,14 @@ def left_out():
     problems = {n: e for n in dict.fromkeys(NEEDED_DATASETS.values()) if (e := dataset_problem(n)) is not None}
     if problems and not config.get("allow_missing_datasets", False):
         sys.exit(missing_message(problems, {name: needed_by(name) for name in problems}))
-    state = {
-        n: "missing from" if isinstance(e, DatasetMissing) else "not the published files in" for n, e in problems.items()
-    }
+    state = {n: "missing from" if isinstance(e, DatasetMissing) else "not the published files in" for n, e in problems.items()}
     reasons = {}
     for (paper, experiment), name in NEEDED_DATASETS.items():
         if name in problems:
             reason = f"not built (data set {name} {state[name]} datasets_dir)"
             reasons.update({(paper, out): reason for out in outputs_reading(paper, experiment)})
     for name in problems:
-        print(f"sgdrepro: data set {name} {state[name]} datasets_dir: leaving out {needed_by(name)} "
-              "(allow_missing_datasets)", file=sys.stderr)
+        print(f"sgdrepro: data set {name} {state[name]} datasets_dir: leaving out {needed_by(name)} " "(allow_missing_datasets)", file=sys.stderr)
     return reasons
 
 
@@ -206,13 +203,13 @@ rule report:
         lambda wildcards: [t for paper in PAPERS for t in paper_targets(paper, left_out())],
     output:
         html=f"{RESULTS}/report.html",
+    log:
+        f"{RESULTS}/logs/report.log",
+    threads: 1
     params:
         papers=lambda wildcards: report_papers(),
         results_dir=RESULTS,
-    log:
-        f"{RESULTS}/logs/report.log",
     message:
         "Gathering every paper's claims and figures into {output.html}"
-    threads: 1
     script:
         "../../scripts/report.py"

@@ -14,22 +14,22 @@ DIMENSIONLESS_ODES_EXPERIMENTS = {
 rule dimensionless_odes_train_collapse:
     output:
         nc=data_path("dimensionless_odes", "collapse"),
-    params:
-        paper="dimensionless_odes",
-        experiment="collapse",
-        cfg=experiment_cfg("dimensionless_odes", "collapse"),
-        threads=threads_of("train", "dimensionless_odes_train_collapse"),
     log:
         log_path("dimensionless_odes", "train_collapse"),
     benchmark:
-        benchmark_path("dimensionless_odes", "train_collapse"),
-    message:
-        "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["collapse"]
+        benchmark_path("dimensionless_odes", "train_collapse")
     threads: threads_of("train", "dimensionless_odes_train_collapse")
     resources:
         mem_mb=resource_of("train", "dimensionless_odes_train_collapse", "mem_mb"),
         runtime=resource_of("train", "dimensionless_odes_train_collapse", "runtime"),
         gpu=resource_of("train", "dimensionless_odes_train_collapse", "gpu"),
+    params:
+        paper="dimensionless_odes",
+        experiment="collapse",
+        cfg=experiment_cfg("dimensionless_odes", "collapse"),
+        threads=threads_of("train", "dimensionless_odes_train_collapse"),
+    message:
+        "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["collapse"]
     script:
         "../../scripts/train.py"
 
@@ -37,22 +37,22 @@ rule dimensionless_odes_train_collapse:
 rule dimensionless_odes_train_width:
     output:
         nc=data_path("dimensionless_odes", "width"),
-    params:
-        paper="dimensionless_odes",
-        experiment="width",
-        cfg=experiment_cfg("dimensionless_odes", "width"),
-        threads=threads_of("train", "dimensionless_odes_train_width"),
     log:
         log_path("dimensionless_odes", "train_width"),
     benchmark:
-        benchmark_path("dimensionless_odes", "train_width"),
-    message:
-        "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["width"]
+        benchmark_path("dimensionless_odes", "train_width")
     threads: threads_of("train", "dimensionless_odes_train_width")
     resources:
         mem_mb=resource_of("train", "dimensionless_odes_train_width", "mem_mb"),
         runtime=resource_of("train", "dimensionless_odes_train_width", "runtime"),
         gpu=resource_of("train", "dimensionless_odes_train_width", "gpu"),
+    params:
+        paper="dimensionless_odes",
+        experiment="width",
+        cfg=experiment_cfg("dimensionless_odes", "width"),
+        threads=threads_of("train", "dimensionless_odes_train_width"),
+    message:
+        "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["width"]
     script:
         "../../scripts/train.py"
 
@@ -60,22 +60,22 @@ rule dimensionless_odes_train_width:
 rule dimensionless_odes_train_floor:
     output:
         nc=data_path("dimensionless_odes", "floor"),
-    params:
-        paper="dimensionless_odes",
-        experiment="floor",
-        cfg=experiment_cfg("dimensionless_odes", "floor"),
-        threads=threads_of("train", "dimensionless_odes_train_floor"),
     log:
         log_path("dimensionless_odes", "train_floor"),
     benchmark:
-        benchmark_path("dimensionless_odes", "train_floor"),
-    message:
-        "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["floor"]
+        benchmark_path("dimensionless_odes", "train_floor")
     threads: threads_of("train", "dimensionless_odes_train_floor")
     resources:
         mem_mb=resource_of("train", "dimensionless_odes_train_floor", "mem_mb"),
         runtime=resource_of("train", "dimensionless_odes_train_floor", "runtime"),
         gpu=resource_of("train", "dimensionless_odes_train_floor", "gpu"),
+    params:
+        paper="dimensionless_odes",
+        experiment="floor",
+        cfg=experiment_cfg("dimensionless_odes", "floor"),
+        threads=threads_of("train", "dimensionless_odes_train_floor"),
+    message:
+        "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["floor"]
     script:
         "../../scripts/train.py"
 
@@ -83,22 +83,22 @@ rule dimensionless_odes_train_floor:
 rule dimensionless_odes_train_phase:
     output:
         nc=data_path("dimensionless_odes", "phase"),
-    params:
-        paper="dimensionless_odes",
-        experiment="phase",
-        cfg=experiment_cfg("dimensionless_odes", "phase"),
-        threads=threads_of("train", "dimensionless_odes_train_phase"),
     log:
         log_path("dimensionless_odes", "train_phase"),
     benchmark:
-        benchmark_path("dimensionless_odes", "train_phase"),
-    message:
-        "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["phase"]
+        benchmark_path("dimensionless_odes", "train_phase")
     threads: threads_of("train", "dimensionless_odes_train_phase")
     resources:
         mem_mb=resource_of("train", "dimensionless_odes_train_phase", "mem_mb"),
         runtime=resource_of("train", "dimensionless_odes_train_phase", "runtime"),
         gpu=resource_of("train", "dimensionless_odes_train_phase", "gpu"),
+    params:
+        paper="dimensionless_odes",
+        experiment="phase",
+        cfg=experiment_cfg("dimensionless_odes", "phase"),
+        threads=threads_of("train", "dimensionless_odes_train_phase"),
+    message:
+        "dimensionless_odes: " + DIMENSIONLESS_ODES_EXPERIMENTS["phase"]
     script:
         "../../scripts/train.py"
 
@@ -108,18 +108,18 @@ rule dimensionless_odes_risk_collapse:
         collapse=rules.dimensionless_odes_train_collapse.output.nc,
     output:
         **figure_paths("dimensionless_odes", "risk_collapse"),
-    params:
-        paper="dimensionless_odes",
-        figure="risk_collapse",
-        cfg=paper_cfg("dimensionless_odes"),
     log:
         log_path("dimensionless_odes", "risk_collapse"),
-    message:
-        "dimensionless_odes: risk against t = steps gamma/(p d), SGD at growing d on the ODE"
     threads: 1
     resources:
         mem_mb=resource_of("light", "dimensionless_odes_risk_collapse", "mem_mb"),
         runtime=resource_of("light", "dimensionless_odes_risk_collapse", "runtime"),
+    params:
+        paper="dimensionless_odes",
+        figure="risk_collapse",
+        cfg=paper_cfg("dimensionless_odes"),
+    message:
+        "dimensionless_odes: risk against t = steps gamma/(p d), SGD at growing d on the ODE"
     script:
         "../../scripts/figure.py"
 
@@ -129,18 +129,18 @@ rule dimensionless_odes_risk_width_collapse:
         width=rules.dimensionless_odes_train_width.output.nc,
     output:
         **figure_paths("dimensionless_odes", "risk_width_collapse"),
-    params:
-        paper="dimensionless_odes",
-        figure="risk_width_collapse",
-        cfg=paper_cfg("dimensionless_odes"),
     log:
         log_path("dimensionless_odes", "risk_width_collapse"),
-    message:
-        "dimensionless_odes: risk against t = steps gamma/(p d) for several widths at fixed gamma/p"
     threads: 1
     resources:
         mem_mb=resource_of("light", "dimensionless_odes_risk_width_collapse", "mem_mb"),
         runtime=resource_of("light", "dimensionless_odes_risk_width_collapse", "runtime"),
+    params:
+        paper="dimensionless_odes",
+        figure="risk_width_collapse",
+        cfg=paper_cfg("dimensionless_odes"),
+    message:
+        "dimensionless_odes: risk against t = steps gamma/(p d) for several widths at fixed gamma/p"
     script:
         "../../scripts/figure.py"
 
@@ -150,18 +150,18 @@ rule dimensionless_odes_phase_diagram:
         phase=rules.dimensionless_odes_train_phase.output.nc,
     output:
         **figure_paths("dimensionless_odes", "phase_diagram"),
-    params:
-        paper="dimensionless_odes",
-        figure="phase_diagram",
-        cfg=paper_cfg("dimensionless_odes"),
     log:
         log_path("dimensionless_odes", "phase_diagram"),
-    message:
-        "dimensionless_odes: (kappa, delta) phase diagram from every cell's ODE, SGD spot checks, example curves"
     threads: 1
     resources:
         mem_mb=resource_of("light", "dimensionless_odes_phase_diagram", "mem_mb"),
         runtime=resource_of("light", "dimensionless_odes_phase_diagram", "runtime"),
+    params:
+        paper="dimensionless_odes",
+        figure="phase_diagram",
+        cfg=paper_cfg("dimensionless_odes"),
+    message:
+        "dimensionless_odes: (kappa, delta) phase diagram from every cell's ODE, SGD spot checks, example curves"
     script:
         "../../scripts/figure.py"
 
@@ -171,18 +171,18 @@ rule dimensionless_odes_noise_floor:
         floor=rules.dimensionless_odes_train_floor.output.nc,
     output:
         **figure_paths("dimensionless_odes", "noise_floor"),
-    params:
-        paper="dimensionless_odes",
-        figure="noise_floor",
-        cfg=paper_cfg("dimensionless_odes"),
     log:
         log_path("dimensionless_odes", "noise_floor"),
-    message:
-        "dimensionless_odes: late-time noise floor against gamma and gamma/p, ODE and SGD"
     threads: 1
     resources:
         mem_mb=resource_of("light", "dimensionless_odes_noise_floor", "mem_mb"),
         runtime=resource_of("light", "dimensionless_odes_noise_floor", "runtime"),
+    params:
+        paper="dimensionless_odes",
+        figure="noise_floor",
+        cfg=paper_cfg("dimensionless_odes"),
+    message:
+        "dimensionless_odes: late-time noise floor against gamma and gamma/p, ODE and SGD"
     script:
         "../../scripts/figure.py"
 
@@ -195,14 +195,14 @@ rule dimensionless_odes_claims:
         phase=rules.dimensionless_odes_train_phase.output.nc,
     output:
         json=claims_path("dimensionless_odes"),
+    log:
+        log_path("dimensionless_odes", "claims"),
+    threads: 1
     params:
         paper="dimensionless_odes",
         cfg=paper_cfg("dimensionless_odes"),
-    log:
-        log_path("dimensionless_odes", "claims"),
     message:
         "dimensionless_odes: measuring the paper's claims from the stored trajectories"
-    threads: 1
     script:
         "../../scripts/claims.py"
 

@@ -117,6 +117,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from sgdrepro import PAPERS
+from sgdrepro.core.config import deep_merge
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
@@ -249,13 +250,6 @@ def _load_module(name: str, path: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _deep_merge(base: dict, overlay: dict) -> dict:
-    out = dict(base)
-    for key, value in overlay.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def project_config() -> dict:
@@ -981,7 +975,7 @@ def perturb_initial_states(ulps: int = PERTURBATION_ULPS) -> None:
 
 def tiny_config() -> dict:
     """config.yaml with config/test.yaml merged in, as the tiny DAG sees it."""
-    config = _deep_merge(project_config(), yaml.safe_load((REPO / "config" / "test.yaml").read_text()))
+    config = deep_merge(project_config(), yaml.safe_load((REPO / "config" / "test.yaml").read_text()))
     with contextlib.suppress(Exception):  # fills schema defaults, as the workflow does
         from snakemake.utils import validate
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sgdrepro.core.config import ConfigError, validate_config
+from sgdrepro.core.config import ConfigError, deep_merge, validate_config
 from sgdrepro.core.datasets import DatasetMissing
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,13 +47,6 @@ BATCH_KEYS = {"batch_size", "batch_sizes", "b"}
 WITH_REPLACEMENT = {("large_step_sparse", "diagonal_sgd"), ("large_step_sparse", "diagonal_gd")}
 DATA_SIZE_KEYS = ("n", "n_samples", "n_train", "n_data", "n_points")
 REAL_DATASETS = {"mnist", "cifar10", "cifar100", "tiny_imagenet"}
-
-
-def deep_merge(base: dict, overlay: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in overlay.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def active_papers() -> list[str]:
@@ -501,3 +494,11 @@ def test_network_batch_larger_than_training_set_is_rejected():
     config = deep_merge(CONFIG, {"heavy_tail": {"quick": {"mlp": {"grid": {"batch_size": [1, 10_000_000]}}}}})
     with pytest.raises(ConfigError, match=r"heavy_tail\.quick\.mlp\.grid\.batch_size\[1\]' = 10000000: must be <= the digits training set size"):
         validate_config(config, SCHEMA)
+
+
+def test_deep_merge_is_snakemakes_overlay_merge_and_copies():
+    base = {"a": {"b": 1, "c": [1]}, "d": 2}
+    out = deep_merge(base, {"a": {"b": 3}, "d": {"e": 1}})
+    assert out == {"a": {"b": 3, "c": [1]}, "d": {"e": 1}}  # nested merged, the rest replaced
+    out["a"]["c"].append(2)
+    assert base == {"a": {"b": 1, "c": [1]}, "d": 2}  # neither input shares state with the result

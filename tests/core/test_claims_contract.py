@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from conftest import PAPERS, tiny_papers
+from sgdrepro.core.config import deep_merge
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -119,14 +120,6 @@ def test_claim_groups_read_only_what_they_declare(tiny_results, paper):
     assert measure_groups(module.CLAIM_GROUPS, data, cfg, experiments=()) == []
 
 
-def _merge(base: dict, overlay: dict) -> dict:
-    """Snakemake's merge of --configfile overlays: nested dicts merged, other values replaced."""
-    out = dict(base)
-    for key, value in overlay.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def _tiny_config() -> dict:
     config, overlay = (yaml.safe_load((REPO / "config" / name).read_text()) for name in ("config.yaml", "test.yaml"))
-    return _merge(config, overlay)
+    return deep_merge(config, overlay)

@@ -147,7 +147,7 @@ def left_out():
             reason = f"not built (data set {name} {state[name]} datasets_dir)"
             reasons.update({(paper, out): reason for out in outputs_reading(paper, experiment)})
     for name in problems:
-        print(f"sgdrepro: data set {name} {state[name]} datasets_dir: leaving out {needed_by(name)} " "(allow_missing_datasets)", file=sys.stderr)
+        print(f"sgdrepro: data set {name} {state[name]} datasets_dir: leaving out {needed_by(name)} (allow_missing_datasets)", file=sys.stderr)
     return reasons
 
 

@@ -8,6 +8,7 @@ live next to each paper as ``sgdrepro.<paper>.check_config(scale_cfg, key_prefix
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import json
@@ -29,6 +30,7 @@ __all__ = [
     "config_digest",
     "canonical_json",
     "check_at_most",
+    "deep_merge",
 ]
 
 
@@ -61,6 +63,16 @@ def _json_default(obj: Any):
 def config_digest(obj: Any) -> str:
     """Short SHA-256 digest of a config section, stable across runs and machines."""
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:16]
+
+
+def deep_merge(base: Mapping, overlay: Mapping) -> dict:
+    """``base`` with ``overlay`` merged in as Snakemake merges ``--configfile`` overlays: nested
+    mappings merged key by key, every other value replaced (a copy; neither input changes)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        merge = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = deep_merge(out[key], value) if merge else copy.deepcopy(value)
+    return out
 
 
 def scale_config(config: Mapping, paper: str) -> dict:

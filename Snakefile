@@ -1,19 +1,28 @@
-# sgdrepro: one DAG for the figures and claims of five papers on (S)GD dynamics.
-# Table of contents only: config, rule files, default target.
+# sgdrepro: one DAG for the figures and claims of every paper on (S)GD dynamics in sgdrepro.
+# Table of contents only: config, rule files, default target. Each paper is its package's
+# manifest (sgdrepro/<paper>/manifest.py); the rules are generic.
+
+
+from sgdrepro.core.config import paper_config_files
 
 
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
+# then config/<paper>.yaml for every paper's manifest (--config and --configfile still win)
+for paper_file in paper_config_files(f"{workflow.basedir}/config"):
+
+    configfile: paper_file
+
+
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
-include: "workflow/rules/heavy_tail.smk"
-include: "workflow/rules/dimensionless_odes.smk"
-include: "workflow/rules/quadratic_chaos.smk"
-include: "workflow/rules/autoencoder_batch.smk"
-include: "workflow/rules/large_step_sparse.smk"
+include: "workflow/rules/papers.smk"
 
 
 rule all:
     default_target: True
     input:
-        all_targets,
+        plan.all_targets,

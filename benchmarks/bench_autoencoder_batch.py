@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
+
+from sgdrepro.core.config import load_config
 
 from sgdrepro.autoencoder_batch.experiments import grid_of
 from sgdrepro.autoencoder_batch.training import data_key, draw_data, train_runs
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--scale", default="paper", choices=["paper", "quick"], help="whose grid (config/config.yaml)")
+    parser.add_argument("--scale", default="paper", choices=["paper", "quick"], help="whose grid (config/autoencoder_batch.yaml)")
     parser.add_argument("--steps", type=int, default=200, help="SGD updates per run")
     parser.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
     parser.add_argument("--loop-runs", type=int, default=16, help="runs timed one at a time")
@@ -40,7 +41,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config")
     cfg = dict(config["autoencoder_batch"][args.scale]["orthogonal"])
     if args.seeds is not None:
         cfg["seeds"] = args.seeds

@@ -1,6 +1,6 @@
 """Benchmark: per-run Python loop against the batched trainer, heavy_tail's linear-regression grid.
 
-The grid is the paper scale's ``heavy_tail.paper.linreg`` of config/config.yaml (13 step sizes x
+The grid is the paper scale's ``heavy_tail.paper.linreg`` of config/heavy_tail.yaml (13 step sizes x
 b in {1, 2, 3, 4, 5, 10, 20}, d = 10) with ``--chains`` chains per point (the paper: 1600);
 ``--dim 100`` gives the authors' dimension instead. Each run is online SGD on fresh Gaussian data
 for ``--steps`` steps:
@@ -22,12 +22,12 @@ import time
 
 import numpy as np
 import torch
-import yaml
 
 from sgdrepro.core import Grid, resolve_device, run_keys
+from sgdrepro.core.config import load_config
 from sgdrepro.heavy_tail.experiments import train_linreg_streaming
 
-CONFIG = pathlib.Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "config"
 
 
 def loop_one_run(lr: float, b: int, d: int, n_steps: int, device, dtype, generator) -> torch.Tensor:
@@ -58,7 +58,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     device, dtype = resolve_device(args.device), torch.float64
-    grid_cfg = dict(yaml.safe_load(CONFIG.read_text())["heavy_tail"]["paper"]["linreg"]["grid"])
+    grid_cfg = dict(load_config(CONFIG_DIR)["heavy_tail"]["paper"]["linreg"]["grid"])
     if args.dim is not None:
         grid_cfg["dim"] = [args.dim]
     grid = Grid.from_config({**grid_cfg, "seed": list(range(args.chains))})

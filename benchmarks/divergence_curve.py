@@ -24,6 +24,8 @@ from pathlib import Path
 import xarray as xr
 import yaml
 
+from sgdrepro.core.config import load_config
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from paper_scale import ROOT, run
 
@@ -34,7 +36,7 @@ EXPERIMENTS = ("diagonal_sgd", "diagonal_gd", "relu_teacher_student")
 def overlay(experiment: str, lrs: list[float], decay_at: list[float], seeds: int) -> dict:
     """Paper-scale config of ``experiment`` with the grid of step sizes and the decay schedules
     (their factors from config.yaml, matched by decay_at)."""
-    paper = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())[PAPER]["paper"][experiment]
+    paper = load_config(ROOT / "config")[PAPER]["paper"][experiment]
     factor = dict(zip(paper["decay_at"], paper["decay_factor"]))
     missing = [at for at in decay_at if at not in factor]
     if missing:

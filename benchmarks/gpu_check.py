@@ -23,7 +23,7 @@ Parts (in the order they run; ``--only`` / ``--skip`` take these names):
     the time per step (difference of two run lengths: set-up and the final copy cancel); against
     the card's peak from :data:`PEAK_BANDWIDTH_GBS` by device name (unknown card: fraction null).
 ``slices``
-    One paper-scale experiment per paper (config.yaml's ``paper`` block) with fewer steps (every
+    One paper-scale experiment per paper (its config file's ``paper`` block) with fewer steps (every
     run of the grid on a GPU; in ``--dry`` also fewer runs), timed at two lengths; the full paper
     scale of that experiment is extrapolated as ``(fixed + per_step * full_steps) * full_runs /
     slice_runs`` (linear in steps x runs; fixed and per-step cost from the two lengths).
@@ -112,12 +112,12 @@ for _key, _value in numerics.environment("native", base={}).items():
 
 import numpy as np
 import torch
-import yaml
+
+from sgdrepro.core.config import load_config
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from sgdrepro import PAPERS
-from sgdrepro.core.config import deep_merge
+from sgdrepro.core.manifest import manifests
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
@@ -198,7 +198,7 @@ SIZES = {
         "slices": {"cap_s": 180, "heavy_tail": {"steps": (500, 1000)}, "quadratic_chaos": {"steps": (1000, 2000)},
                    "autoencoder_batch": {"steps": (2000, 4000)}, "dimensionless_odes": {"t_max": (0.25, 0.5)},
                    "large_step_sparse": {"steps": (2500, 5000)}},
-        "tiny": {"cap_s": 330, "min_s": 150, "papers": list(PAPERS), "device_cores": 6},
+        "tiny": {"cap_s": 330, "min_s": 150, "papers": list(manifests()), "device_cores": 6},
     },
     "dry": {
         "budget_s": 300,
@@ -253,7 +253,7 @@ def _load_module(name: str, path: Path):
 
 
 def project_config() -> dict:
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return load_config(REPO / "config")
 
 
 def peak_bandwidth(name: str) -> tuple[str | None, float | None]:
@@ -975,7 +975,7 @@ def perturb_initial_states(ulps: int = PERTURBATION_ULPS) -> None:
 
 def tiny_config() -> dict:
     """config.yaml with config/test.yaml merged in, as the tiny DAG sees it."""
-    config = deep_merge(project_config(), yaml.safe_load((REPO / "config" / "test.yaml").read_text()))
+    config = load_config(REPO / "config", overlays=(REPO / "config" / "test.yaml",))
     with contextlib.suppress(Exception):  # fills schema defaults, as the workflow does
         from snakemake.utils import validate
 
@@ -1016,9 +1016,8 @@ def perturbed_worker(paper: str, root: Path) -> int:
 
 
 def paper_experiments(paper: str) -> list[str]:
-    """The paper's experiments: its ``<paper>_train_<experiment>`` rules (one per experiment)."""
-    text = (REPO / "workflow" / "rules" / f"{paper}.smk").read_text()
-    return re.findall(rf"^rule {paper}_train_(\w+):", text, flags=re.M)
+    """The paper's experiments (one training job each), from its manifest."""
+    return manifests()[paper].experiment_names
 
 
 def _job_log(run: DagRun, paper: str, experiment: str) -> str:

@@ -32,23 +32,23 @@ from pathlib import Path
 
 import yaml
 
+from sgdrepro.core.config import load_config
+
+from sgdrepro.core.manifest import manifests
+
 ROOT = Path(__file__).resolve().parents[1]
 SLICES = ROOT / "benchmarks" / "paper_scale" / "slices.yaml"
 APPLIED = "paper_scale_slices.json"  # in a work directory: the slice each job ran as
-PAPERS = ["heavy_tail", "dimensionless_odes", "quadratic_chaos", "autoencoder_batch", "large_step_sparse"]
+PAPERS = list(manifests())
 
 
 def training_jobs(papers: list[str]) -> list[tuple[str, str]]:
-    """(paper, experiment) of every training rule, read from the rule files."""
-    jobs = []
-    for paper in papers:
-        text = (ROOT / "workflow" / "rules" / f"{paper}.smk").read_text()
-        jobs += [(paper, exp) for exp in re.findall(rf"^rule {paper}_train_(\w+):", text, flags=re.M)]
-    return jobs
+    """(paper, experiment) of every training job, from the papers' manifests."""
+    return [(paper, exp) for paper in papers for exp in manifests()[paper].experiment_names]
 
 
 def slice_overlay(slices: dict, jobs) -> dict:
-    """The config overlay of the slices of ``jobs`` (deep-merged over config.yaml's paper blocks)."""
+    """The config overlay of the slices of ``jobs`` (deep-merged over the papers' config files)."""
     overlay: dict = {}
     for paper, exp in jobs:
         spec = slices.get(paper, {}).get(exp)
@@ -119,14 +119,14 @@ def measurement(workdir: Path, paper: str, exp: str, slices: dict) -> dict:
 def paper_scale_claims(rows: list[dict]) -> dict:
     """Per paper, the claims of the groups (``claims.CLAIM_GROUPS``) whose experiments all ran
     whole at paper scale (``rows``: the measurements of :func:`measurement`), from the stored
-    trajectories and config.yaml's paper section: what the paper's claims rule would say of them."""
+    trajectories and the paper's config section: what the paper's claims rule would say of them."""
     import importlib
 
     import xarray as xr
 
     from sgdrepro.core.claims import measure_groups
 
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config = load_config(ROOT / "config")
     whole: dict[str, dict[str, Path]] = {}
     for row in rows:  # each job's trajectories from the work directory where it ran whole
         nc = Path(row["workdir"]) / "results" / row["paper"] / "data" / f"{row['experiment']}.nc"
@@ -180,7 +180,7 @@ def deep_step_seconds(experiment: str, device: str = "cpu", threads: int = 1) ->
     from sgdrepro.large_step_sparse import deep_runs, experiments
 
     torch.set_num_threads(threads)
-    full = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["large_step_sparse"]["paper"][experiment]
+    full = load_config(ROOT / "config")["large_step_sparse"]["paper"][experiment]
     ctx = RunContext("large_step_sparse", experiment, torch.device(device), torch.float32)
     # one CPU thread: its CPU time (on a shared machine the wall time made the 2-step run slower
     # than the 4-step one: a negative time per step); a GPU or several threads: wall time
@@ -218,7 +218,7 @@ def deep_two_runs_peak(experiment: str, device: str = "cpu", threads: int = 1) -
     from sgdrepro.large_step_sparse import deep_runs, experiments
 
     torch.set_num_threads(threads)
-    full = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["large_step_sparse"]["paper"][experiment]
+    full = load_config(ROOT / "config")["large_step_sparse"]["paper"][experiment]
     cfg = {**full, "dataset": "synthetic_cifar", "synthetic_n_train": 512, "synthetic_n_test": 256,
            "n_eval_train": 256, "n_eval_test": 256, "n_sparsity": 256, "epochs": 1,
            "large_phase": full["large_phase"][:1], "lr": full["lr"][:1], "n_seeds": 2}
@@ -263,7 +263,7 @@ def requests(row: dict) -> dict:
 
 
 def resources_yaml(rows: list[dict]) -> str:
-    """``resources.scales.paper`` entries for config/config.yaml."""
+    """``resources.scales.paper`` entries for each paper's config/<paper>.yaml."""
     lines = []
     for row in rows:
         if "full_wall_s" in row:
@@ -326,7 +326,7 @@ def main(argv=None) -> int:
         rows = [row for result in results for row in result["jobs"]]
         claims = {paper: c for result in results for paper, c in result.get("claims", {}).items()}
         print(table({"jobs": rows, "claims": claims}))
-        print("\n# resources.scales.paper (config/config.yaml)\n" + resources_yaml(rows))
+        print("\n# resources.scales.paper (config/<paper>.yaml)\n" + resources_yaml(rows))
         return 0
     if args.deep_steps:
         device = next((pair.split("=")[1] for pair in args.config if pair.startswith("device=")), "cpu")

@@ -78,6 +78,13 @@ def load(path: Path) -> dict[str, str]:
     return read_table(path) if path.is_file() else digests(results_root(path))
 
 
+def _differing_attrs(a: dict, b: dict) -> list[str]:
+    """The keys whose values differ (array-valued attributes compared element by element)."""
+    import numpy as np
+
+    return sorted(k for k in set(a) | set(b) if k not in a or k not in b or not np.array_equal(a[k], b[k]))
+
+
 def explain_netcdf(a: Path, b: Path) -> str:
     """What differs between two NetCDF files: attributes (e.g. git_commit, device) or data."""
     try:
@@ -86,7 +93,7 @@ def explain_netcdf(a: Path, b: Path) -> str:
 
         with xr.open_dataset(a) as x, xr.open_dataset(b) as y:
             parts = []
-            attrs = sorted(k for k in set(x.attrs) | set(y.attrs) if x.attrs.get(k) != y.attrs.get(k))
+            attrs = _differing_attrs(x.attrs, y.attrs)
             if attrs:
                 parts.append("attrs: " + ", ".join(attrs))
             names = sorted(set(x.variables) | set(y.variables))
@@ -105,7 +112,7 @@ def explain_netcdf(a: Path, b: Path) -> str:
                         data.append(f"{name} (max abs diff {diff:.3g})")
                 elif not np.array_equal(u, v):
                     data.append(f"{name}")
-                elif x[name].attrs != y[name].attrs:
+                elif _differing_attrs(x[name].attrs, y[name].attrs):
                     data.append(f"{name} (attrs)")
             if data:
                 parts.append("data: " + ", ".join(data))

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from sgdrepro.core.manifest import manifests
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -51,7 +53,7 @@ def workflow_runner():
     return run_workflow
 
 
-PAPERS = ["heavy_tail", "dimensionless_odes", "quadratic_chaos", "autoencoder_batch", "large_step_sparse"]
+PAPERS = list(manifests())  # every paper, in manifest order
 
 
 def tiny_papers() -> list[str]:

@@ -4,7 +4,8 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
+
+from sgdrepro.core.config import load_config
 
 from sgdrepro.autoencoder_batch import check_config, train
 from sgdrepro.core import ConfigError
@@ -16,7 +17,7 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 @pytest.fixture
 def config():
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config")
     config["papers"] = ["autoencoder_batch"]
     return config
 

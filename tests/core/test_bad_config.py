@@ -2,13 +2,13 @@
 
 Two layers:
 
-- most cases call :func:`sgdrepro.core.config.validate_config` directly on ``config/config.yaml``
+- most cases call :func:`sgdrepro.core.config.validate_config` directly on the config as ``load_config`` assembles it
   (as Snakemake would have loaded it) with one thing broken (fast);
 - a handful run ``snakemake -n`` on the repository's Snakefile in a scratch directory with the
   bad value given through ``--config`` exactly as a user would type it, and check the exit
   status, the message and that nothing was written under results/.
 
-Paper-specific cases are generated from the papers' sections of config/config.yaml as they
+Paper-specific cases are generated from the papers' sections (config/<paper>.yaml) as they
 stand (every numeric leaf given as a word, every grid emptied, every step size zero and
 negative, every batch size above the data size, every real data set at paper scale without
 its directory), so the catalogue grows with the papers.
@@ -26,15 +26,19 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from sgdrepro.core.manifest import manifests
 import yaml
+
+from sgdrepro.core.config import load_config
 
 from sgdrepro.core.config import ConfigError, deep_merge, validate_config
 from sgdrepro.core.datasets import DatasetMissing
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-PAPERS = ["heavy_tail", "dimensionless_odes", "quadratic_chaos", "autoencoder_batch", "large_step_sparse"]
+CONFIG = load_config(REPO / "config")
+PAPERS = list(manifests())  # every paper, in manifest order
 MESSAGE = re.compile(r"config key '(?P<key>[^']+)' = (?P<rest>.*)")
 
 # names of config keys by meaning (the papers' own spellings, as found in config.yaml)
@@ -331,7 +335,7 @@ def _data_size(section: dict, path: tuple):
 PAPER_CASES = paper_cases()
 
 
-@pytest.mark.skipif(not PAPER_CASES, reason="no paper section is filled in config/config.yaml yet")
+@pytest.mark.skipif(not PAPER_CASES, reason="no paper section is filled in config/<paper>.yaml yet")
 @pytest.mark.parametrize("path,value,key,shown", [c[1:] for c in PAPER_CASES] or [((), None, "", "")],
                          ids=[c[0] for c in PAPER_CASES] or ["none"])
 def test_bad_paper_value(tmp_path, path, value, key, shown):

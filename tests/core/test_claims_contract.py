@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from conftest import PAPERS, tiny_papers
-from sgdrepro.core.config import deep_merge
+from sgdrepro.core.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,5 +121,4 @@ def test_claim_groups_read_only_what_they_declare(tiny_results, paper):
 
 
 def _tiny_config() -> dict:
-    config, overlay = (yaml.safe_load((REPO / "config" / name).read_text()) for name in ("config.yaml", "test.yaml"))
-    return deep_merge(config, overlay)
+    return load_config(REPO / "config", overlays=(REPO / "config" / "test.yaml",))

@@ -21,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+
+from sgdrepro.core.config import load_config
 
 from sgdrepro.core.config import validate_config
 from sgdrepro.core.datasets import MNIST_SHAPES, DatasetMissing, needed_datasets
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+CONFIG = load_config(REPO / "config")
 PAPER_NEEDS = {("heavy_tail", "mlp"): "mnist", ("large_step_sparse", "deep"): "cifar10",
                ("large_step_sparse", "deep_sota"): "cifar10", ("large_step_sparse", "deep_densenet"): "cifar100"}
 
@@ -115,9 +116,19 @@ def dry_run(workdir: Path, *args: str) -> tuple[int, str]:
 
 
 def planned(out: str) -> set[str]:
-    """Rule names of the planned jobs (the 'Job stats' table)."""
-    table = out[out.index("Job stats:"):].split("total")[0]
-    return set(re.findall(r"^(\w+)\s+\d+$", table, flags=re.MULTILINE))
+    """The planned jobs, by the name their resources are keyed by (``<paper>_train_<experiment>``,
+    ``<paper>_<figure>``, ``<paper>_claims``, ``report``; ``all``), from the outputs each is to create."""
+    names = {"all"} if re.search(r"^(local)?rule all:", out, flags=re.MULTILINE) else set()
+    for outputs in re.findall(r"^Reason: Missing output files: ([^;\n]+)", out, flags=re.MULTILINE):
+        parts = Path(outputs.split(", ")[0]).parts  # results/<paper>/{data,figures}/<name>.<ext> | ...
+        if parts[-1] == "report.html":
+            names.add("report")
+        elif parts[-1] == "claims.json":
+            names.add(f"{parts[-2]}_claims")
+        else:
+            stem = Path(parts[-1]).stem
+            names.add(f"{parts[-3]}_train_{stem}" if parts[-2] == "data" else f"{parts[-3]}_{stem}")
+    return names
 
 
 def no_results(workdir: Path) -> bool:

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-import yaml
+
+from sgdrepro.core.config import load_config
 
 from conftest import assert_falsified
 from sgdrepro.core import RunContext
@@ -25,7 +26,7 @@ from sgdrepro.dimensionless_odes import experiments, theory
 
 REPO = Path(__file__).resolve().parents[2]
 # the thresholds a user's quick run is judged by (never loosened for a test)
-THRESHOLDS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["dimensionless_odes"]["quick"]["claims"]
+THRESHOLDS = load_config(REPO / "config")["dimensionless_odes"]["quick"]["claims"]
 ALIGNED = {"kind": "aligned", "alignment": 0.8, "overlap_scale": 0.05, "q_orth": 0.1, "seed": 0}
 
 

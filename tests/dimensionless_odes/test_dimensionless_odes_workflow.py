@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
+
+from sgdrepro.core.config import load_config
 
 from sgdrepro.core import ConfigError, RunContext
 from sgdrepro.core.config import validate_schema
@@ -20,7 +21,7 @@ FIGURES = ["risk_collapse", "risk_width_collapse", "phase_diagram", "noise_floor
 
 
 def _config() -> dict:
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config")
     config["papers"] = ["dimensionless_odes"]
     return config
 

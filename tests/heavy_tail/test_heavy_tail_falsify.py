@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-import yaml
+
+from sgdrepro.core.config import load_config
 from conftest import assert_falsified
 
 from sgdrepro.heavy_tail import claims as C
@@ -27,7 +28,7 @@ from sgdrepro.heavy_tail.measures import symmetric_pareto, symmetric_stable
 from sgdrepro.heavy_tail.theory import tail_index
 
 REPO = Path(__file__).resolve().parents[2]
-ANALYSIS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["heavy_tail"]["quick"]["analysis"]
+ANALYSIS = load_config(REPO / "config")["heavy_tail"]["quick"]["analysis"]
 
 # the quick scale's grids
 MAIN = {"lr": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], "batch_size": [1, 2, 4], "dim": [2], "sigma": [1.0]}

@@ -33,13 +33,11 @@ def test_heavy_tail_bad_config_fails_before_any_job(tmp_path, workflow_runner):
 
 
 def _config():
-    import copy
     from pathlib import Path
 
-    import yaml
+    from sgdrepro.core.config import load_config
 
-    repo = Path(__file__).resolve().parents[2]
-    return copy.deepcopy(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
+    return load_config(Path(__file__).resolve().parents[2] / "config")
 
 
 @pytest.mark.parametrize("edit,key", [

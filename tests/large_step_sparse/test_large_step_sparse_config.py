@@ -6,7 +6,8 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
+
+from sgdrepro.core.config import load_config
 
 from sgdrepro.core import ConfigError
 from sgdrepro.core.config import validate_schema
@@ -49,7 +50,7 @@ FIGURES = ["diagonal_stabilization", "diagonal_decay", "diagonal_gd_vs_sgd", "re
 
 @pytest.fixture
 def config():
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return load_config(REPO / "config")
 
 
 def test_default_config_is_valid(config):

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
+
+from sgdrepro.core.config import load_config
 
 from sgdrepro.core import ConfigError, RunContext, RunRandom, run_keys
 from sgdrepro.large_step_sparse import check_config, experiments, mlp
@@ -167,7 +168,7 @@ def test_run_alone_equals_run_in_the_batch():
 
 
 def test_config_checks_the_pairing():
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config")
     check_config(config, "large_step_sparse.quick")
     bad = copy.deepcopy(config)
     bad["large_step_sparse"]["quick"]["relu_three_layer"]["lr"] = [0.04]

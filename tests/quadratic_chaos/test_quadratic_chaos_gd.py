@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
+
+from sgdrepro.core.config import load_config
 
 from sgdrepro.core import ConfigError, Grid, RunContext
 from sgdrepro.quadratic_chaos import check_config, theory
@@ -127,7 +128,7 @@ def test_burn_in_average_is_the_mean_predictor_of_the_late_window():
 
 
 def _config():
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config")
     config["papers"] = ["quadratic_chaos"]
     return config
 

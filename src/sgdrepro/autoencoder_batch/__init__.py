@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core import ConfigError, Grid, log_spaced_steps
+from ..core import ConfigError, Grid, log_spaced_steps, scale_config
 
 if TYPE_CHECKING:
     import torch
@@ -120,7 +120,7 @@ def _check_run(n, d, batch_size, lr, steps, activation, order, last_batch) -> No
 def check_config(config: dict, key_prefix: str) -> None:
     """Semantic checks of the active scale's section: d >= n, every batch size in 1..n, the
     full batch b = n and some b < n in the grid (the claims compare them)."""
-    section = config["autoencoder_batch"][config["scale"]]
+    section = scale_config(config, "autoencoder_batch")
     cfg = section["orthogonal"]
     key = f"{key_prefix}.orthogonal"
     n, d = int(cfg["n"]), int(cfg["d"])

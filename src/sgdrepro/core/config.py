@@ -3,7 +3,8 @@
 The config tree is ``config[paper][scale][experiment]`` with the active scale chosen by
 ``config["scale"]``. Every section is validated against ``workflow/schemas`` before any job
 runs; semantic checks that JSON Schema cannot express (a batch larger than the data, say)
-live next to each paper as ``sgdrepro.<paper>.check_config(scale_cfg, key_prefix)``.
+live next to each paper as ``sgdrepro.<paper>.check_config(config, key_prefix)``, which reads
+its section with :func:`scale_config`, the one reader of a paper's active section.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ __all__ = [
     "ConfigError",
     "validate_config",
     "scale_config",
-    "experiment_config",
+    "load_config",
+    "paper_config_files",
     "config_digest",
     "canonical_json",
     "check_at_most",
@@ -75,14 +77,36 @@ def deep_merge(base: Mapping, overlay: Mapping) -> dict:
     return out
 
 
+def paper_config_files(config_dir: str | os.PathLike) -> list[Path]:
+    """``<paper>.yaml`` in ``config_dir`` for every paper with a manifest, in manifest order: each
+    holds the paper's grids at every scale (and its measured requests), beside the global config.yaml."""
+    from .manifest import manifests
+
+    files = [Path(config_dir) / f"{paper}.yaml" for paper in manifests()]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ConfigError("papers", list(manifests()), f"each paper needs its config file; missing: {', '.join(missing)}")
+    return files
+
+
+def load_config(config_dir: str | os.PathLike, overlays: tuple[str | os.PathLike, ...] = ()) -> dict:
+    """The config as the workflow sees it: ``config.yaml``, every paper's file
+    (:func:`paper_config_files`), then ``overlays`` (e.g. config/test.yaml), merged in that order,
+    with the schemas' defaults (``workflow/schemas`` beside ``config_dir``) filled in. Not validated:
+    :func:`validate_config` says what is wrong."""
+    config = _load_yaml(Path(config_dir) / "config.yaml")
+    for path in (*paper_config_files(config_dir), *overlays):
+        config = deep_merge(config, _load_yaml(Path(path)) or {})
+    schema = Path(config_dir).resolve().parent / "workflow" / "schemas" / "config.schema.yaml"
+    for _ in _validator(schema).iter_errors(config):  # validating fills the defaults in
+        pass
+    return config
+
+
 def scale_config(config: Mapping, paper: str) -> dict:
-    """The section of ``paper`` at the active scale."""
+    """The section of ``paper`` at the active scale: the one reader of it (the workflow's
+    :class:`sgdrepro.core.dag.Plan` and the benchmarks go through here)."""
     return config[paper][config["scale"]]
-
-
-def experiment_config(config: Mapping, paper: str, experiment: str) -> dict:
-    """One experiment's section at the active scale."""
-    return dict(scale_config(config, paper)[experiment])
 
 
 # ---------------------------------------------------------------- validation
@@ -105,7 +129,7 @@ def _build_validator(schema_path: Path, stamp: tuple):
     import jsonschema
     from referencing import Registry, Resource
 
-    schema = _load_yaml(schema_path)
+    schema = assemble_schema(_load_yaml(schema_path))
     schema.setdefault("$id", schema_path.as_uri())
 
     def retrieve(uri: str):
@@ -113,7 +137,38 @@ def _build_validator(schema_path: Path, stamp: tuple):
         return Resource.from_contents(_load_yaml(path))
 
     registry = Registry(retrieve=retrieve)
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return _filling_defaults(jsonschema.Draft202012Validator)(schema, registry=registry)
+
+
+def assemble_schema(schema: dict) -> dict:
+    """The global schema with one section per paper (``<paper>.schema.yaml`` beside it) and the
+    ``papers`` key's allowed values and default (every paper, in manifest order) from the manifests."""
+    from .manifest import manifests
+
+    papers = list(manifests())
+    schema = copy.deepcopy(schema)
+    for paper in papers:
+        schema["properties"][paper] = {"$ref": f"{paper}.schema.yaml"}
+    schema["properties"]["papers"]["items"] = {"enum": papers}
+    schema["properties"]["papers"]["default"] = papers
+    return schema
+
+
+def _filling_defaults(validator_class):
+    """``validator_class`` that also sets each missing property that has a ``default`` (in place),
+    as Snakemake's ``validate(set_default=True)`` does: defaults live in the schemas, not in code."""
+    import jsonschema
+
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if isinstance(sub, dict) and "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from check_properties(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
 
 
 def _key_of(error) -> str:

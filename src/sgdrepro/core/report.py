@@ -18,18 +18,15 @@ from .config import config_digest
 from .figures import read_caption
 from .store import atomic_path, git_commit
 
-__all__ = ["write_report", "paper_titles", "verdict"]
+__all__ = ["write_report", "paper_title", "verdict"]
 
-paper_titles = {
-    "heavy_tail": "Gurbuzbalaban, Simsekli, Zhu: The Heavy-Tail Phenomenon in SGD (ICML 2021)",
-    "dimensionless_odes": "Arnaboldi, Stephan, Krzakala, Loureiro: From high-dimensional & mean-field "
-    "dynamics to dimensionless ODEs (COLT 2023)",
-    "quadratic_chaos": "Chen, Balasubramanian, Ghosal, Agrawalla: From Stability to Chaos: GD dynamics "
-    "in quadratic regression (TMLR 2024)",
-    "autoencoder_batch": "Ghosh, Frei, Ha, Yu: The Effect of SGD Batch Size on Autoencoder Learning (JMLR 2025)",
-    "large_step_sparse": "Andriushchenko, Varre, Pillaud-Vivien, Flammarion: SGD with Large Step Sizes "
-    "Learns Sparse Features (ICML 2023)",
-}
+def paper_title(paper: str) -> str:
+    """The heading of a paper's section: its manifest's title (the key, for a paper without one)."""
+    from .manifest import manifests
+
+    manifest = manifests().get(paper)
+    return manifest.title if manifest is not None else paper
+
 
 _HOW_TO_READ = (
     "<details><summary>How to read a claim</summary><p>Each claim is measured from the stored trajectories. "
@@ -172,7 +169,7 @@ def write_report(path: str | os.PathLike, papers: Mapping[str, Mapping], config:
         )
         claims_where = f" (<code>{html.escape(str(outputs['claims']))}</code>)" if outputs["claims"] is not None else ""
         sections.append(
-            f'<h2 id="{html.escape(paper)}">{html.escape(paper_titles.get(paper, paper))}</h2>'
+            f'<h2 id="{html.escape(paper)}">{html.escape(paper_title(paper))}</h2>'
             f"<p>Claims: {claims_text}{claims_where}; config section "
             f"<code>{html.escape(paper)}.{html.escape(str(scale))}</code> digest <code>{digest}</code>.</p>"
             f"{_claims_table(claims) if outputs['claims'] is not None else ''}{figures}{_not_built(not_built)}"

@@ -280,7 +280,7 @@ def _train_chunk(init, step, observe, n_steps, record_at, chunk: Chunk, is_diver
     wanted = set(record_at.tolist())
     # [runs, n_records, ...] arrays allocated once: thousands of small long-lived arrays, one per
     # record, interleaved with a step's large temporaries fragment the heap (measured: 10 GB
-    # resident for 8 MB of records, quadratic_chaos's paper-scale generalization job)
+    # resident for 8 MB of records in a paper-scale job of two-layer nets)
     records: dict[str, np.ndarray] = {}
     filled = 0
 

@@ -17,7 +17,7 @@ Public surface: :func:`theory.risk_erf` (population risk from Q, M, P), :func:`t
 
 from __future__ import annotations
 
-from sgdrepro.core import ConfigError
+from sgdrepro.core import ConfigError, scale_config
 from sgdrepro._lazy import lazy_exports
 
 __getattr__ = lazy_exports(__name__, {"theory": ".theory", "risk_erf": ".theory:risk_erf", "solve_ode": ".theory:solve_ode"})
@@ -47,7 +47,7 @@ def check_config(config: dict, key_prefix: str) -> None:
     """Semantic checks of the active scale's section (before any job starts)."""
     from .theory import phase_width
 
-    section = config["dimensionless_odes"][config["scale"]]
+    section = scale_config(config, "dimensionless_odes")
     for name in ("collapse", "width", "floor"):
         block = section[name]
         _check_dims(block, f"{key_prefix}.{name}", block["p"], int(block["k"]))

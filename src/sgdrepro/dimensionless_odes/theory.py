@@ -32,7 +32,6 @@ noise floor of the excess risk proportional to gamma Delta / p; gamma/p -> infin
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 __all__ = [
     "I2", "J2", "I3", "I4", "covariance", "risk_erf", "ode_rhs", "solve_ode", "OdeSolution",
@@ -157,6 +156,7 @@ def solve_ode(Q0, M0, P, lr_over_p: float, noise: float, t_eval, second_order: b
     The integration stops when a diagonal entry of Q exceeds ``q_max`` (the failure region,
     where the noise term makes the weights grow without bound); later records are NaN.
     """
+    from scipy.integrate import solve_ivp  # here: the config check imports this module, and scipy costs ~1 s
     Q0, M0, P = np.asarray(Q0, float), np.asarray(M0, float), np.asarray(P, float)
     p, k = M0.shape
     t_eval = np.asarray(t_eval, float)

@@ -8,7 +8,7 @@ code agrees with the streaming theory; in bias-free ReLU networks the tail index
 (averaged) weights falls as eta / b rises. Estimators: :mod:`measures`.
 """
 
-from sgdrepro.core import ConfigError, check_at_most
+from sgdrepro.core import ConfigError, check_at_most, scale_config
 from sgdrepro._lazy import lazy_exports
 
 __getattr__ = lazy_exports(__name__, {
@@ -26,7 +26,7 @@ _TRAIN_SIZES = {"digits": 1348, "mnist": 60000, "cifar10": 50000}
 def check_config(config: dict, key_prefix: str) -> None:
     """Semantic checks that the schema cannot express (raise ConfigError naming the key). The data
     set mlp reads is checked by core.config.validate_config, or by the workflow for its jobs only."""
-    section = config["heavy_tail"][config["scale"]]
+    section = scale_config(config, "heavy_tail")
     for name in ("linreg", "linreg_dim", "linreg_sigma", "linreg_finite"):
         cfg = section[name]
         if cfg["burn_in"] > cfg["n_steps"]:

@@ -17,7 +17,7 @@ Public surface: ``diagonal.train(X, y, lr, steps, batch_size, seed)`` -> final p
 
 from __future__ import annotations
 
-from sgdrepro.core import ConfigError
+from sgdrepro.core import ConfigError, scale_config
 from sgdrepro._lazy import lazy_exports
 
 __getattr__ = lazy_exports(__name__, {"diagonal": ".diagonal"})
@@ -35,7 +35,7 @@ def _paired(section: dict, key: str, other: str, prefix: str) -> None:
 def check_config(config: dict, key_prefix: str) -> None:
     """Semantic checks the schema cannot express (raised before any job starts). The data sets the
     deep nets read are checked by core.config.validate_config, or by the workflow for its jobs only."""
-    scale = config["large_step_sparse"][config["scale"]]
+    scale = scale_config(config, "large_step_sparse")
     for name in ("diagonal_sgd", "diagonal_gd"):
         section, prefix = scale[name], f"{key_prefix}.{name}"
         if section["sparsity"] > section["d"]:
@@ -63,7 +63,7 @@ def _check_deep(deep_cfg: dict, prefix: str) -> None:
     if deep_cfg["architecture"] == "resnet" and len(deep_cfg["blocks"]) != len(deep_cfg["widths"]):
         raise ConfigError(f"{prefix}.blocks", deep_cfg["blocks"], f"must have one entry per stage in widths ({len(deep_cfg['widths'])})")
     if deep_cfg["architecture"] == "densenet":
-        from .densenet import layers_per_block
+        from .layout import layers_per_block
 
         dense = deep_cfg["densenet"]
         try:

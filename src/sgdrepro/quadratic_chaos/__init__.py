@@ -14,7 +14,7 @@ models and GD), :mod:`.measures` (period detection, Lyapunov exponents, trajecto
 
 from __future__ import annotations
 
-from sgdrepro.core import ConfigError
+from sgdrepro.core import ConfigError, scale_config
 from sgdrepro._lazy import lazy_exports
 
 __getattr__ = lazy_exports(__name__, {"theory": ".theory", "phase_of": ".theory:phase_of"})
@@ -32,7 +32,7 @@ def _n_values(section):
 
 def check_config(config: dict, key_prefix: str) -> None:
     """Semantic checks the schema cannot express (raise ConfigError naming key, value, allowed)."""
-    section = config["quadratic_chaos"][config["scale"]]
+    section = scale_config(config, "quadratic_chaos")
     for name, exp in section.items():
         key = f"quadratic_chaos.{key_prefix.split('.', 1)[1]}.{name}"
         d = exp["d"]

@@ -63,3 +63,14 @@ def test_a_manifest_that_contradicts_itself_is_refused(changes, message):
     _manifest()  # the unchanged one is fine
     with pytest.raises(ManifestError, match=message.replace("[", r"\[").replace("]", r"\]")):
         _manifest(**changes)
+
+
+def test_no_paper_is_named_outside_its_own_package():
+    """The spine, the Snakefile, the rules, the profiles and the shared test helpers know papers
+    only through their manifests (a sixth paper needs no edit there)."""
+    places = [REPO / "Snakefile", REPO / "tests" / "conftest.py", REPO / "workflow" / "schemas" / "config.schema.yaml",
+              *(REPO / "src" / "sgdrepro" / "core").rglob("*.py"), *(REPO / "workflow" / "rules").glob("*.smk"),
+              *(REPO / "profiles").rglob("*.yaml")]
+    named = [(str(path.relative_to(REPO)), paper) for path in places for paper in manifests()
+             if paper in path.read_text()]
+    assert named == []

@@ -36,7 +36,7 @@ JOB = textwrap.dedent("""
     smk = SimpleNamespace(
         params=SimpleNamespace(paper="quadratic_chaos", experiment="gaussian_phase_map", cfg=cfg, threads=1),
         config={"device": "cpu", "dtype": "float64", "numerics": "portable", "progress_seconds": 60,
-                "root_seed": 0, "scale": "quick"},
+                "root_seed": 0, "scale": "quick", "datasets_dir": None},
         resources=SimpleNamespace(mem_mb=mem_mb), log=[out + ".log"], input={}, output=SimpleNamespace(nc=out))
     train_job(smk)
     ds = read_dataset(out)

@@ -8,7 +8,8 @@ import torch
 
 from sgdrepro.core import RunContext, RunRandom
 from sgdrepro.heavy_tail.dynamics import (batch_sums, batch_sums_chi2, batch_weights, chi_square,
-                                         sample_without_replacement, sgd_step, sgd_step_streaming)
+                                         floyd_sequential, sample_without_replacement, sgd_step,
+                                         sgd_step_streaming)
 from sgdrepro.heavy_tail.experiments import run_linreg, run_linreg_finite
 
 
@@ -86,6 +87,22 @@ def test_floyd_sampling_gives_distinct_uniform_indices():
     counts = np.bincount(full.reshape(-1).numpy(), minlength=n) / full.numel()
     np.testing.assert_allclose(counts, 1 / n, atol=0.01)
     assert (idx >= 0).all() and (idx < n).all()
+
+
+@pytest.mark.parametrize("n, b_max", [(10_000, 20), (25, 20), (20, 20), (7, 4), (3, 2), (5, 1)])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_all_rows_floyd_gives_the_sequential_integers(n, b_max, dtype):
+    """The fixed-point sampler against Floyd's row loop: the same indices on every run, including
+    runs full of collisions (n close to b) and rows beyond a run's b."""
+    gen = torch.Generator().manual_seed(n * 100 + b_max)
+    uniforms = torch.rand(4000, b_max, generator=gen, dtype=dtype)
+    batch_size = torch.randint(1, b_max + 1, (4000,), generator=gen)
+    fast, reference = sample_without_replacement(uniforms, n, batch_size), floyd_sequential(uniforms, n, batch_size)
+    assert torch.equal(fast, reference)
+    if n < 2 * b_max:  # the collision branch ran: some run took a j instead of its t
+        t = torch.minimum((uniforms * (n - batch_size.reshape(-1, 1) + torch.arange(b_max)).clamp_max(n - 1).add(1)
+                           .to(dtype)).floor().long(), torch.tensor(n - 1))
+        assert (fast != t).any()
 
 
 def _tiny_cfg(**grid):

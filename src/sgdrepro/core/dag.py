@@ -157,7 +157,7 @@ class Plan:
     def dataset_problem(self, name: str) -> DatasetError | None:
         """The DatasetError of a data set (missing, or not the published files), or None; once per process."""
         try:
-            check_dataset(name, self.config.get("datasets_dir"), verify=True)
+            check_dataset(name, self.config["datasets_dir"], verify=True)
         except DatasetError as error:
             return error
         return None

@@ -67,8 +67,8 @@ def set_threads(n: int) -> None:
 
 @contextlib.contextmanager
 def job_logging(log_path: str | None, config: Mapping | None = None):
-    """Send logging and warnings of one job to its log file; with ``config``, first check that
-    the job runs with the numerics environment the config asks for (in the log if not)."""
+    """Send logging and warnings of one job to its log file; with ``config`` (validated, so with the
+    schemas' defaults), first check that the job runs with the numerics environment it asks for."""
     root = logging.getLogger()
     handler = logging.FileHandler(log_path, mode="w") if log_path else logging.StreamHandler()
     # a time stamp on every line: a reader of a long job's log sees when each step happened
@@ -79,7 +79,7 @@ def job_logging(log_path: str | None, config: Mapping | None = None):
     logging.captureWarnings(True)
     try:
         if config is not None:
-            numerics.check(config.get("numerics", "portable"))
+            numerics.check(config["numerics"])
         yield logging.getLogger("sgdrepro")
     except Exception:
         logging.getLogger("sgdrepro").exception("job failed")
@@ -117,9 +117,9 @@ def train_job(smk) -> None:
             paper=paper,
             experiment=experiment,
             device=device,
-            dtype=resolve_dtype(config.get("dtype", "float64")),
-            root_seed=int(config.get("root_seed", 0)),
-            datasets_dir=config.get("datasets_dir"),
+            dtype=resolve_dtype(config["dtype"]),
+            root_seed=int(config["root_seed"]),
+            datasets_dir=config["datasets_dir"],
             inputs=_named(smk.input),
             log=log,
         )
@@ -130,7 +130,7 @@ def train_job(smk) -> None:
             warnings.simplefilter("once")
             dataset = run(cfg, ctx)
         attrs = provenance(paper, experiment, cfg, config["scale"], ctx.root_seed, device.type,
-                           config.get("numerics", "portable"))
+                           config["numerics"])
         write_dataset(dataset, smk.output.nc, attrs)
 
 

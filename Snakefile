@@ -3,14 +3,20 @@
 # manifest (sgdrepro/<paper>/manifest.py); the rules are generic.
 
 
-from sgdrepro.core.config import paper_config_files
+import sys
+
+from sgdrepro.core.config import ConfigError, paper_config_files
 
 
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 # then config/<paper>.yaml for every paper's manifest (--config and --configfile still win)
-for paper_file in paper_config_files(f"{workflow.basedir}/config"):
+try:
+    paper_files = paper_config_files(f"{workflow.basedir}/config")
+except ConfigError as error:
+    sys.exit(f"sgdrepro config error: {error}")
+for paper_file in paper_files:
 
     configfile: paper_file
 

@@ -188,3 +188,17 @@ def test_a_new_papers_config_is_validated_and_its_targets_are_known(toy):
 
     typo = snakemake(toy, workdir, "-n", f"results/{KEY}/data/descnet.nc", "--config", f"papers={json.dumps([KEY])}")
     assert typo.returncode != 0 and "descnet" in typo.stdout + typo.stderr
+
+
+def test_a_paper_without_its_config_file_stops_with_one_line(toy):
+    config_file = toy["workflow"] / "config" / f"{KEY}.yaml"
+    hidden = config_file.with_suffix(".hidden")
+    config_file.rename(hidden)
+    try:
+        result = snakemake(toy, toy["root"] / "no_config", "-n")
+    finally:
+        hidden.rename(config_file)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "sgdrepro config error: config key 'papers'" in out and f"missing: {config_file}" in out
+    assert "Traceback" not in out

@@ -156,7 +156,9 @@ def assemble_schema(schema: dict) -> dict:
 
 def _filling_defaults(validator_class):
     """``validator_class`` that also sets each missing property that has a ``default`` (in place),
-    as Snakemake's ``validate(set_default=True)`` does: defaults live in the schemas, not in code."""
+    as Snakemake's ``validate(set_default=True)`` does: defaults live in the schemas, not in code.
+    A default inside an ``anyOf``/``oneOf`` branch is set even when that branch does not match,
+    so the schemas keep defaults out of alternatives."""
     import jsonschema
 
     check_properties = validator_class.VALIDATORS["properties"]

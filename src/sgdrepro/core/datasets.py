@@ -9,7 +9,7 @@ Two checks, two places. The loaders check that the files are there and readable 
 that matches its length; CIFAR pickles through :class:`CifarUnpickler`, which runs no code).
 :func:`check_dataset` with ``verify=True`` also checks that they are the published files (MD5
 where the publisher lists one, else their structure); the workflow runs it before any job, for
-the data sets of the jobs it plans only (workflow/rules/common.smk). So the loaders take small
+the data sets of the jobs it plans only (:class:`sgdrepro.core.dag.Plan`). So the loaders take small
 fakes written in the real formats (tests/core/test_datasets.py); tests of the check itself put
 their fakes' digests into :data:`MD5` (monkeypatch), or write uncompressed MNIST files of the
 published dims, which are checked by header and size.

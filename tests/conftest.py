@@ -157,3 +157,18 @@ def assert_falsified(claims, pattern: str) -> list:
 def paper_outputs(tiny_results):
     """``check(paper, figures, min_claims, **kw)``: :func:`check_paper_outputs` on the session's tiny DAG."""
     return lambda paper, figures, min_claims, **kw: check_paper_outputs(tiny_results, paper, figures, min_claims, **kw)
+
+
+def job_name_of(path: str) -> str:
+    """The job that writes ``path``, by the name its resources are keyed by: ``<paper>_train_<experiment>``,
+    ``<paper>_<figure>``, ``<paper>_claims`` or ``report`` (the inverse of the workflow's paths)."""
+    from sgdrepro.core.dag import figure_job_name, train_job_name
+
+    parts = Path(path).parts  # results/<paper>/{data,figures}/<name>.<ext> | results/<paper>/claims.json | ...
+    if parts[-1] == "report.html":
+        return "report"
+    if parts[-1] == "claims.json":
+        return f"{parts[-2]}_claims"
+    stem = Path(parts[-1]).stem
+    return train_job_name(parts[-3], stem) if parts[-2] == "data" else figure_job_name(parts[-3], stem)
+

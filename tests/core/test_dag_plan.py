@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import tiny_papers
+from conftest import job_name_of, tiny_papers
 
 from sgdrepro.core.dag import figure_job_name, train_job_name
 from sgdrepro.core.manifest import manifests
@@ -32,16 +32,6 @@ def planned_outputs(workdir: Path, papers: list[str], *config: str) -> set[str]:
     assert result.returncode == 0 and "output_file\t" in out, out[-3000:]
     rows = [line.split("\t") for line in out.splitlines() if line.startswith("results/")]
     return {row[0] for row in rows if row[-1] == "update pending"}
-
-
-def job_of(path: str) -> str:
-    parts = Path(path).parts
-    if parts[-1] == "report.html":
-        return "report"
-    if parts[-1] == "claims.json":
-        return f"{parts[-2]}_claims"
-    stem = Path(parts[-1]).stem
-    return train_job_name(parts[-3], stem) if parts[-2] == "data" else figure_job_name(parts[-3], stem)
 
 
 def expected_after_edit(paper: str, section_key: str) -> set[str]:
@@ -65,19 +55,19 @@ def test_an_edit_reruns_only_what_reads_it(tiny_results):
 
     # a training setting of one experiment: its job, the figures that read it, the claims, the report
     edit = 'heavy_tail={"quick": {"mlp": {"n_average": 149}}}'
-    planned = {job_of(p) for p in planned_outputs(workdir, papers, edit)}
+    planned = {job_name_of(p) for p in planned_outputs(workdir, papers, edit)}
     assert planned == expected_after_edit("heavy_tail", "mlp"), planned
     assert planned >= {"heavy_tail_train_mlp", "heavy_tail_mlp_alpha_vs_lr_over_b", "heavy_tail_claims"}
     assert "heavy_tail_alpha_vs_lr" not in planned and not any(j.startswith("quadratic_chaos") for j in planned)
 
     # a key only figures and claims read: no training job, only the figures whose manifest names it
     edit = 'heavy_tail={"quick": {"analysis": {"hill_k_fraction": 0.0101}}}'
-    planned = {job_of(p) for p in planned_outputs(workdir, papers, edit)}
+    planned = {job_name_of(p) for p in planned_outputs(workdir, papers, edit)}
     assert planned == expected_after_edit("heavy_tail", "analysis"), planned
     assert not any("_train_" in job for job in planned)
     assert not any(j.startswith("quadratic_chaos") for j in planned)
 
     # the other paper's figures read none of heavy_tail's keys: an edit there plans nothing of heavy_tail
     edit = 'quadratic_chaos={"quick": {"bifurcation": {"window": 255}}}'
-    planned = {job_of(p) for p in planned_outputs(workdir, papers, edit)}
+    planned = {job_name_of(p) for p in planned_outputs(workdir, papers, edit)}
     assert planned == expected_after_edit("quadratic_chaos", "bifurcation"), planned

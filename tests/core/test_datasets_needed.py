@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import job_name_of
 
 from sgdrepro.core.config import load_config
 
@@ -120,14 +121,7 @@ def planned(out: str) -> set[str]:
     ``<paper>_<figure>``, ``<paper>_claims``, ``report``; ``all``), from the outputs each is to create."""
     names = {"all"} if re.search(r"^(local)?rule all:", out, flags=re.MULTILINE) else set()
     for outputs in re.findall(r"^Reason: Missing output files: ([^;\n]+)", out, flags=re.MULTILINE):
-        parts = Path(outputs.split(", ")[0]).parts  # results/<paper>/{data,figures}/<name>.<ext> | ...
-        if parts[-1] == "report.html":
-            names.add("report")
-        elif parts[-1] == "claims.json":
-            names.add(f"{parts[-2]}_claims")
-        else:
-            stem = Path(parts[-1]).stem
-            names.add(f"{parts[-3]}_train_{stem}" if parts[-2] == "data" else f"{parts[-3]}_{stem}")
+        names.add(job_name_of(outputs.split(", ")[0]))
     return names
 
 

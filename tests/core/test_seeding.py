@@ -1,11 +1,15 @@
 """Counter-based seeding: known answers, independence from batching, distribution."""
 
+import shutil
+import sysconfig
+
 import numpy as np
 import pytest
 import torch
 from scipy import stats
 
 from sgdrepro.core import Grid, RunRandom, run_keys
+from sgdrepro.core import seeding
 from sgdrepro.core.seeding import philox4x32
 
 
@@ -28,6 +32,44 @@ def _philox(counter, key):
 )
 def test_philox_known_answers(counter, key, expected):
     assert _philox(counter, key) == expected
+
+
+def test_compiled_words_are_built_where_a_compiler_is():
+    # an install on a machine with a C compiler must not fall back silently to the slow path
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler ({compiler}) on this machine: the torch path is the only one")
+    assert seeding._compiled_philox is not None, "pip install -e . did not build sgdrepro.core._philox"
+
+
+@pytest.mark.skipif(seeding._compiled_philox is None, reason="sgdrepro.core._philox not built")
+@pytest.mark.parametrize("n_runs", [0, 1, 7])
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 1001])
+def test_compiled_streams_equal_torch_ops(monkeypatch, n_runs, n):
+    keys = run_keys("demo", [{"seed": s} for s in range(n_runs)]) if n_runs else np.zeros((0, 2), np.uint32)
+    rr = RunRandom(keys)
+    draws = {
+        "bits": lambda stream, step: rr.bits(stream, step, n),
+        "uniform64": lambda stream, step: rr.uniform(stream, step, (n,)),
+        "uniform32": lambda stream, step: rr.uniform(stream, step, (n,), torch.float32),
+        "normal": lambda stream, step: rr.normal(stream, step, (n,)),
+    }
+    counters = (("data", 0), ("batch", 17), (5, 2**32 + 3), (0xFFFFFFFF, 2**64 - 1))
+    compiled = {(name, c): draw(*c) for name, draw in draws.items() for c in counters}
+    monkeypatch.setattr(seeding, "_compiled_philox", None)
+    for (name, c), value in compiled.items():
+        reference = draws[name](*c)
+        assert value.dtype == reference.dtype and value.shape == reference.shape == (n_runs, n), (name, c)
+        assert torch.equal(value, reference), (name, c)  # bit for bit, floats included
+
+
+def test_words_known_answer_and_ranges():
+    # counter (0, 0, 0, 0) and key (0, 0): the first known-answer vector, through RunRandom
+    assert RunRandom(np.zeros((1, 2), np.uint32)).bits(0, 0, 4).tolist() == [[0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]]
+    rr = RunRandom(run_keys("demo", [{"seed": 0}]))
+    for bad in ({"stream": -1, "step": 0}, {"stream": 2**32, "step": 0}, {"stream": "x", "step": 2**64}, {"stream": "x", "step": -1}):
+        with pytest.raises(ValueError, match="stream|step"):
+            rr.bits(n_words=4, **bad)
 
 
 def test_run_randomness_does_not_depend_on_batch_composition():

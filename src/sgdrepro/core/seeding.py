@@ -6,6 +6,10 @@ generator (Philox4x32-10, Salmon et al., SC 2011) evaluated in torch: the value 
 (run key, stream, step, element) is a pure function of those four, so a run draws the same
 numbers whichever runs share its batch, however the grid is chunked, on any number of cores
 and (up to the last bit of the transcendental functions) on CPU or CUDA.
+
+On the CPU the Philox words come from a compiled loop (``_philox.c``, built at install time
+where a C compiler exists) and otherwise from the same function in torch ops; both are
+integer arithmetic, so the words are the same bits either way (tests/core/test_seeding.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ import torch
 
 from .config import canonical_json
 
+try:
+    from . import _philox as _compiled_philox
+except ImportError:  # installed without a C compiler: the same words through torch ops
+    _compiled_philox = None
+
 __all__ = [
     "seed_sequence",
     "run_keys",
@@ -31,6 +40,7 @@ __all__ = [
 _MASK32 = 0xFFFFFFFF
 _PHILOX_M = (0xD2511F53, 0xCD9E8D57)
 _PHILOX_W = (0x9E3779B9, 0xBB67AE85)
+_WORDS, _UNIFORM32, _UNIFORM53 = 0, 1, 2  # what the compiled loop fills (enum kind in _philox.c)
 
 
 def _words(text: str, n: int = 4) -> list[int]:
@@ -99,15 +109,33 @@ def philox4x32(
 def box_muller(words: torch.Tensor) -> torch.Tensor:
     """Standard normals float64 ``[runs, 2h]`` from 32-bit words ``int64[runs, 2h]`` by
     Box-Muller: words i and h + i give the normals at i (cosine) and h + i (sine)."""
-    runs, n_words = words.shape
-    u = words.view(runs, 2, n_words // 2).to(torch.float64).add_(0.5).mul_(2.0**-32)
+    return _box_muller_uniforms(words.to(torch.float64).add_(0.5).mul_(2.0**-32))
+
+
+def _box_muller_uniforms(u: torch.Tensor) -> torch.Tensor:
+    """:func:`box_muller` from the uniforms ``(w + 1/2) 2**-32`` of the words."""
+    runs, n = u.shape
+    u = u.view(runs, 2, n // 2)
     radius = u[:, 0].log().mul_(-2.0).sqrt_()
     angle = u[:, 1].mul(2.0 * math.pi)
     return torch.cat([angle.cos().mul_(radius), angle.sin_().mul_(radius)], dim=1)
 
 
+def _counter(stream: str | int, step: int) -> tuple[int, int, int]:
+    """Counter words 1-3 of a (stream, step): the step's low and high 32 bits, the stream's id."""
+    step = int(step)
+    if not 0 <= step < 1 << 64:
+        raise ValueError(f"step must be in [0, 2**64), got {step}")
+    return step & _MASK32, step >> 32, _stream_id(stream)
+
+
 def _stream_id(stream: str | int) -> int:
-    return stream if isinstance(stream, int) else _words(stream, 1)[0]
+    """The counter's third word: a stream's name hashed, or a 32-bit integer as given."""
+    if isinstance(stream, str):
+        return _words(stream, 1)[0]
+    if not 0 <= stream <= _MASK32:
+        raise ValueError(f"stream must be a name or an integer in [0, 2**32), got {stream!r}")
+    return stream
 
 
 class RunRandom:
@@ -118,7 +146,7 @@ class RunRandom:
     """
 
     def __init__(self, keys: np.ndarray, device: torch.device | str = "cpu"):
-        keys = np.asarray(keys, dtype=np.int64).reshape(-1, 2)
+        keys = np.ascontiguousarray(np.asarray(keys, dtype=np.int64).reshape(-1, 2))
         self.device = torch.device(device)
         self.keys = torch.as_tensor(keys, device=self.device)
 
@@ -131,17 +159,29 @@ class RunRandom:
         return RunRandom(self.keys[index].cpu().numpy(), self.device)
 
     def bits(self, stream: str | int, step: int, n_words: int) -> torch.Tensor:
-        """``int64[n_runs, n_words]`` of uniformly random 32-bit words."""
+        """``int64[n_runs, n_words]`` of uniformly random 32-bit words: word 4i + j of a run is
+        word j of Philox4x32-10 at counter (i, step mod 2**32, step div 2**32, stream) and the
+        run's key."""
+        if self._compiled:
+            return self._fill(_WORDS, stream, step, n_words, torch.int64)
+        return self._bits_torch(*_counter(stream, step), n_words)
+
+    @property
+    def _compiled(self) -> bool:
+        return self.device.type == "cpu" and _compiled_philox is not None
+
+    def _fill(self, kind: int, stream: str | int, step: int, n: int, dtype: torch.dtype) -> torch.Tensor:
+        """``[n_runs, n]`` from the compiled loop: words, or uniforms made of them (``_philox.c``)."""
+        out = torch.empty((self.n_runs, n), dtype=dtype)
+        _compiled_philox.fill(kind, self.keys.numpy(), out.numpy(), *_counter(stream, step))
+        return out
+
+    def _bits_torch(self, c1: int, c2: int, c3: int, n_words: int) -> torch.Tensor:
+        """:meth:`bits` through :func:`philox4x32` in torch ops (CUDA, or no compiled loop)."""
         n_blocks = -(-n_words // 4)
         block = torch.arange(n_blocks, device=self.device, dtype=torch.int64).unsqueeze(0)
-        step = int(step)
         zeros = torch.zeros_like(block)
-        counter = (
-            block,
-            zeros + (step & _MASK32),
-            zeros + ((step >> 32) & _MASK32),
-            zeros + _stream_id(stream),
-        )
+        counter = (block, zeros + c1, zeros + c2, zeros + c3)
         key = (self.keys[:, :1], self.keys[:, 1:])
         out = torch.stack(philox4x32(counter, key), dim=-1)  # [runs, blocks, 4]
         return out.reshape(self.n_runs, 4 * n_blocks)[:, :n_words]
@@ -151,7 +191,9 @@ class RunRandom:
     ) -> torch.Tensor:
         """Uniform on the open interval (0, 1), shape ``[n_runs, *shape]``."""
         n = math.prod(shape)
-        if dtype == torch.float64:
+        if dtype == torch.float64 and self._compiled:
+            values = self._fill(_UNIFORM53, stream, step, n, torch.float64)
+        elif dtype == torch.float64:
             words = self.bits(stream, step, 2 * n).view(self.n_runs, n, 2)
             mantissa = (words[..., 0] >> 5) * 67108864 + (words[..., 1] >> 6)  # 53 bits
             values = (mantissa.to(torch.float64) + 0.5) * 2.0**-53
@@ -169,7 +211,11 @@ class RunRandom:
         any experiment here resolves, at half the cost of 53-bit uniforms.
         """
         n = math.prod(shape)
-        z = box_muller(self.bits(stream, step, 2 * -(-n // 2)))
+        n_words = 2 * -(-n // 2)
+        if self._compiled:
+            z = _box_muller_uniforms(self._fill(_UNIFORM32, stream, step, n_words, torch.float64))
+        else:
+            z = box_muller(self.bits(stream, step, n_words))
         return z[:, :n].to(dtype).reshape(self.n_runs, *shape)
 
     def randint(self, stream: str | int, step: int, shape: Sequence[int], high) -> torch.Tensor:

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from sgdrepro.core import Grid, run_keys, train_batched
+from sgdrepro.core.trainer import any_beyond
 
 LIMIT = 1e150  # the default threshold of sgdrepro.core.trainer.all_finite
 
@@ -136,3 +137,14 @@ def test_nan_state_is_divergent_too():
     np.testing.assert_array_equal(traj.diverged_step, [-1, 7])
     assert np.isnan(traj.records["x"][1, 7:]).all() and np.isfinite(traj.records["x"][1, :7]).all()
     np.testing.assert_allclose(traj.records["x"][0], 1.1 ** np.arange(11.0), rtol=1e-13)
+
+
+def test_any_beyond_flags_nan_inf_and_the_limit_itself():
+    nan, inf = float("nan"), float("inf")
+    rows = [[0.0, 1.0], [nan, 0.0], [0.0, -inf], [inf, 0.0], [-10.0, 0.0], [9.999, -9.999]]
+    value = torch.tensor(rows, dtype=torch.float64).reshape(6, 1, 2)  # [runs, ...] of any rank
+    np.testing.assert_array_equal(any_beyond(value, 10.0).numpy(), [False, True, True, True, True, False])
+    # the elementwise definition it replaces, on random data straddling the limit
+    x = torch.randn(50, 3, 7, dtype=torch.float64) * 3
+    x[5, 1, 2] = nan
+    assert torch.equal(any_beyond(x, 6.0), ~(x.abs() < 6.0).flatten(1).all(dim=1))

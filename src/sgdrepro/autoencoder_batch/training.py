@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..core import RunRandom, Trajectory, run_keys, train_batched
+from ..core.trainer import any_beyond
 from . import measures
 from .model import batch_assignment, batch_weights, gaussian_init, n_batches, orthonormal_data, sgd_step
 
@@ -146,4 +147,4 @@ def draw_data(key: np.ndarray, n: int, d: int, device, dtype: torch.dtype) -> to
 
 def _blown_up(state) -> torch.Tensor:
     """Diverged: w not finite or beyond 1e150 (only w evolves in floating point)."""
-    return ~(state["w"].abs() < 1e150).all(dim=1)
+    return any_beyond(state["w"], 1e150)

@@ -31,7 +31,7 @@ import torch
 
 from .seeding import RunRandom
 
-__all__ = ["Chunk", "Trajectory", "train_batched", "auto_chunk_size", "all_finite", "progress_every",
+__all__ = ["Chunk", "Trajectory", "train_batched", "auto_chunk_size", "all_finite", "any_beyond", "progress_every",
            "memory_budget", "Progress", "with_progress"]
 
 log = logging.getLogger(__name__)
@@ -155,14 +155,22 @@ class Trajectory:
         return self.diverged_step >= 0
 
 
+def any_beyond(value: torch.Tensor, limit: float) -> torch.Tensor:
+    """Per run (leading axis): some entry is NaN or has magnitude >= ``limit``.
+
+    The largest |entry| per run, compared once: amax propagates a NaN, which compares False.
+    Cheaper than an elementwise compare and all(), or vector_norm(ord=inf), at every kernel level.
+    """
+    return ~(value.reshape(value.shape[0], -1).abs().amax(dim=1) < limit)
+
+
 def all_finite(state: Mapping[str, torch.Tensor], limit: float = 1e150) -> torch.Tensor:
     """Per-run: every floating entry of the state finite and below ``limit`` in magnitude."""
     ok = None
     for value in state.values():
         if not torch.is_tensor(value) or not value.is_floating_point() or value.ndim == 0:
             continue
-        flat = value.reshape(value.shape[0], -1)
-        good = (flat.abs() < limit).all(dim=1)  # NaN compares False
+        good = ~any_beyond(value, limit)
         ok = good if ok is None else ok & good
     return ok
 
@@ -300,16 +308,22 @@ def _train_chunk(init, step, observe, n_steps, record_at, chunk: Chunk, is_diver
 
     if 0 in wanted:
         record(0)
+    # on the CPU reading a flag costs nothing, so the selects below start only once a run has
+    # diverged; on a GPU they run every step and the mask stays on the device (no sync per step)
+    select = chunk.device.type != "cpu"
     for k in range(n_steps):
         new = step(state, k, chunk)
-        # no host sync here: the divergence mask is updated on the device every step
         bad = check(new) & (diverged_step < 0)
-        diverged_step = torch.where(bad, torch.full_like(diverged_step, k + 1), diverged_step)
-        alive = diverged_step < 0
-        # entries the step passes through unchanged (masks, weights) need no select
-        state = {name: _where_runs(alive, new[name], state[name])
-                 if new[name] is not state.get(name) and _per_run(new[name], alive) else new[name]
-                 for name in new}
+        select = select or bool(bad.any())
+        if select:
+            diverged_step = torch.where(bad, torch.full_like(diverged_step, k + 1), diverged_step)
+            alive = diverged_step < 0
+            # entries the step passes through unchanged (masks, weights) need no select
+            state = {name: _where_runs(alive, new[name], state[name])
+                     if new[name] is not state.get(name) and _per_run(new[name], alive) else new[name]
+                     for name in new}
+        else:  # every run alive: the select would copy ``new`` unchanged
+            state = new
         if k + 1 in wanted:
             record(k + 1)
         if progress.due():  # a clock read per step; the divergence count syncs only here

@@ -17,7 +17,7 @@ import torch
 import xarray as xr
 
 from sgdrepro.core import RunContext, run_keys, train_batched
-from sgdrepro.core.trainer import with_progress
+from sgdrepro.core.trainer import any_beyond, with_progress
 
 from . import theory
 from .model import labels, order_parameters, risk_erf_torch, sgd_step, weights_from_overlaps
@@ -94,8 +94,7 @@ def train_group(experiment: str, ctx: RunContext, p: int, d: int, k: int, lr: np
 
 def _blown_up(state) -> torch.Tensor:
     """Per run: student weights not finite or beyond 1e8 (the failure region grows them without bound)."""
-    W = state["W"]
-    return ~(W.abs() < 1e8).flatten(1).all(dim=1)
+    return any_beyond(state["W"], 1e8)
 
 
 def _record_steps(t_record: np.ndarray, d: int, lr_over_p_min: float) -> np.ndarray:

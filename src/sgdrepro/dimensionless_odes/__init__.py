@@ -12,7 +12,9 @@ p), ``phase`` (regions of the (kappa, delta) plane for p = p0 d^kappa, gamma = g
 from the ODE of every cell at its own p and gamma over several d, with SGD spot checks).
 
 Public surface: :func:`theory.risk_erf` (population risk from Q, M, P), :func:`theory.solve_ode`,
-:func:`theory.ode_rhs`, :func:`model.sgd_step`.
+:func:`theory.ode_rhs`, :func:`theory.solve_ode_large_p` (the large-width ODE for M and the diagonal
+of the orthogonal part of Q, erf and square activations, optional finite-d correction),
+:func:`model.sgd_step`.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from __future__ import annotations
 from sgdrepro.core import ConfigError, scale_config
 from sgdrepro._lazy import lazy_exports
 
-__getattr__ = lazy_exports(__name__, {"theory": ".theory", "risk_erf": ".theory:risk_erf", "solve_ode": ".theory:solve_ode"})
+__getattr__ = lazy_exports(
+    __name__,
+    {"theory": ".theory", "risk_erf": ".theory:risk_erf", "solve_ode": ".theory:solve_ode", "solve_ode_large_p": ".theory:solve_ode_large_p"},
+)
 
-__all__ = ["theory", "risk_erf", "solve_ode", "check_config"]
+__all__ = ["theory", "risk_erf", "solve_ode", "solve_ode_large_p", "check_config"]
 
 
 def _check_dims(block: dict, key: str, widths, k: int) -> None:

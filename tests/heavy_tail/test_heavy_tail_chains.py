@@ -16,7 +16,8 @@ from sgdrepro.heavy_tail.measures import (
     tail_index_hill_weighted,
 )
 
-ANALYSIS = {"hill_k_fraction": 0.01, "block_sizes": [2, 5, 10, 20, 40, 50, 100]}
+ANALYSIS = {"hill_k_fraction": 0.01, "block_sizes": [2, 5, 10, 20, 40, 50, 100], "growth_tolerance": 0.005}
+TOL = ANALYSIS["growth_tolerance"]
 
 
 def _dataset(n_chains=40, n_records=60, dead=(3, 7)):
@@ -36,7 +37,7 @@ def _dataset(n_chains=40, n_records=60, dead=(3, 7)):
 def test_every_chain_once_gives_linreg_estimates():
     ds = _dataset()
     est = linreg_estimates(ds, ANALYSIS)
-    for p in chain_points(ds):
+    for p in chain_points(ds, TOL):
         point = est.sel(lr=p.lr, batch_size=p.batch_size, dim=p.dim, sigma=p.sigma)
         whole = np.arange(p.n_chains)
         assert alpha_hill(p, whole, 0.01) == pytest.approx(float(point.alpha_hill), rel=1e-12)
@@ -46,7 +47,7 @@ def test_every_chain_once_gives_linreg_estimates():
 
 def test_resampled_estimates_are_the_estimators_on_the_resampled_chains():
     ds = _dataset()
-    p = chain_points(ds)[1]
+    p = chain_points(ds, TOL)[1]
     alive = ~np.isin(np.arange(p.n_chains), (3, 7))
     rng = np.random.default_rng(2)
     for _ in range(5):
@@ -59,7 +60,7 @@ def test_resampled_estimates_are_the_estimators_on_the_resampled_chains():
 
 
 def test_too_many_dead_chains_in_a_resample_give_no_estimate():
-    p = chain_points(_dataset())[0]
+    p = chain_points(_dataset(), TOL)[0]
     assert np.isnan(alpha_hill(p, np.array([3, 7, 7, 1]), 0.01))
     assert np.isnan(alpha_block(p, np.array([3, 7, 7, 1]), ANALYSIS["block_sizes"]))
 
@@ -94,7 +95,7 @@ def test_crossing_interpolates_log_alpha_in_log_eta():
 def test_block_bootstrap_thins_records_beyond_its_sample_cap(monkeypatch):
     from sgdrepro.heavy_tail import claims
 
-    p = chain_points(_dataset())[1]  # 40 chains x 60 records x 2 coordinates
+    p = chain_points(_dataset(), TOL)[1]  # 40 chains x 60 records x 2 coordinates
     assert claims._block_stride(p) == 1  # 4,800 samples: quick and tiny scales are not thinned
     monkeypatch.setattr(claims, "BLOCK_BOOTSTRAP_SAMPLES", 1000)
     stride = claims._block_stride(p)
@@ -104,3 +105,39 @@ def test_block_bootstrap_thins_records_beyond_its_sample_cap(monkeypatch):
     samples = np.transpose(p.errors[p.alive][:, ::5], (1, 2, 0))
     assert alpha_block(thin, whole, ANALYSIS["block_sizes"]) == pytest.approx(
         tail_index_block_sum(samples, ANALYSIS["block_sizes"]), rel=1e-12)
+
+
+def test_a_growing_point_has_no_stationary_law_and_no_tail_index():
+    """Finite data (no theory): the point whose chains grow like e^(0.02 k) is classified
+    non-stationary, by linreg_estimates and by chain_points alike, and gets no tail index
+    anywhere; the others keep theirs. Streaming data: the theory's sign decides."""
+    ds = _dataset(dead=())
+    grow = np.exp(0.02 * ds.step.values)[:, None]
+    ds["error"][dict(lr=1)] = ds["error"][dict(lr=1)] * grow
+    est = linreg_estimates(ds, ANALYSIS)
+    assert est.stationary.values[:, 0, :, 0].tolist() == [[True, True], [False, False]]
+    assert np.isnan(est.alpha_hill.values[1]).all() and np.isfinite(est.alpha_hill.values[0]).all()
+    assert est.growth_rate.values[1].ravel() == pytest.approx(0.02, abs=0.003)
+    for p in chain_points(ds, TOL):
+        assert p.stationary == (p.lr == 0.4)
+        assert np.isnan(alpha_block(p, np.arange(p.n_chains), ANALYSIS["block_sizes"])) == (p.lr != 0.4)
+    ds.attrs["setting"] = "streaming"  # eta = 0.4, 0.6 with b = 2, d <= 2: E log||M e_1|| < 0, stationary
+    assert linreg_estimates(ds, ANALYSIS).stationary.values.all()
+
+
+def test_averaged_estimate_is_the_vector_block_sum_of_the_distinct_chains():
+    from sgdrepro.heavy_tail.chains import alpha_averaged
+    from sgdrepro.heavy_tail.measures import symmetric_stable, tail_index_block_sum_rows
+
+    ds = _dataset()
+    ds["error_avg"] = (("lr", "batch_size", "dim", "sigma", "seed", "coord"), symmetric_stable(1.2, (2, 1, 2, 1, 40, 2), 9))
+    p = chain_points(ds, TOL)[3]  # d = 2; chains 3 and 7 diverged
+    whole = np.arange(p.n_chains)
+    alive = np.setdiff1d(whole, (3, 7))
+    assert alpha_averaged(p, whole, ANALYSIS["block_sizes"]) == pytest.approx(
+        tail_index_block_sum_rows(p.averages[alive], ANALYSIS["block_sizes"]), rel=1e-12)
+    assert float(linreg_estimates(ds, ANALYSIS).alpha_block_avg.values[1, 0, 1, 0]) == pytest.approx(
+        alpha_averaged(p, whole, ANALYSIS["block_sizes"]), rel=1e-12)
+    idx = np.array([5, 5, 9, 3, 0, 9, 12, 14, 15, 16, 17, 18, 19, 20, 21, 22])  # repeats and a dead chain
+    assert alpha_averaged(p, idx, ANALYSIS["block_sizes"]) == pytest.approx(
+        tail_index_block_sum_rows(p.averages[[5, 9, 0, 12, 14, 15, 16, 17, 18, 19, 20, 21, 22]], ANALYSIS["block_sizes"]))

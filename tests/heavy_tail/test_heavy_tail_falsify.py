@@ -23,12 +23,13 @@ from sgdrepro.core.config import load_config
 from conftest import assert_falsified
 
 from sgdrepro.heavy_tail import claims as C
-from sgdrepro.heavy_tail.chains import chain_points
+from sgdrepro.heavy_tail.chains import alpha_hill, chain_points
 from sgdrepro.heavy_tail.measures import symmetric_pareto, symmetric_stable
-from sgdrepro.heavy_tail.theory import tail_index
+from sgdrepro.heavy_tail.theory import lyapunov_exponent, tail_index
 
 REPO = Path(__file__).resolve().parents[2]
 ANALYSIS = load_config(REPO / "config")["heavy_tail"]["quick"]["analysis"]
+TOL = float(ANALYSIS["growth_tolerance"])
 
 # the quick scale's grids
 MAIN = {"lr": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], "batch_size": [1, 2, 4], "dim": [2], "sigma": [1.0]}
@@ -47,13 +48,18 @@ def theory(lr, b, d, sigma) -> float:
 
 
 def linreg_dataset(grid: dict, alpha_of, law: str = "pareto", n_chains: int = N_CHAINS,
-                   n_records: int = N_RECORDS) -> xr.Dataset:
+                   n_records: int = N_RECORDS, growth_of=None, averaged: str = "stable") -> xr.Dataset:
     """A dataset shaped like linreg.nc: ``error`` [lr, batch_size, dim, sigma, seed, step, coord]
-    drawn from ``law`` with tail index ``alpha_of(lr, b, d, sigma)``, no chain diverged."""
+    drawn from ``law`` with tail index ``alpha_of(lr, b, d, sigma)``, no chain diverged, times
+    e^(g k) at record k with g = ``growth_of(lr, b, d, sigma)`` (default 0: stationary); and, as
+    linreg_finite.nc, ``error_avg`` [..., seed, coord], one averaged vector per chain, drawn from the
+    ``averaged`` law: symmetric alpha-stable with min(alpha, 2) (the generalized CLT's), Gaussian, or
+    ("flat") alpha-stable with alpha = 1.2 at every point."""
     dims = ("lr", "batch_size", "dim", "sigma")
     shape = tuple(len(grid[name]) for name in dims)
     d_max = max(grid["dim"])
     error = np.full(shape + (n_chains, n_records, d_max), np.nan)
+    error_avg = np.full(shape + (n_chains, d_max), np.nan)
     for seed, index in enumerate(np.ndindex(*shape)):
         lr, b, d, sigma = (grid[name][i] for name, i in zip(dims, index))
         size = (n_chains, n_records, d)
@@ -63,11 +69,24 @@ def linreg_dataset(grid: dict, alpha_of, law: str = "pareto", n_chains: int = N_
             draws = symmetric_stable(min(alpha_of(lr, b, d, sigma), 2.0), size, seed)
         else:
             draws = symmetric_pareto(alpha_of(lr, b, d, sigma), size, seed)
+        if growth_of is not None:
+            draws = draws * np.exp(growth_of(lr, b, d, sigma) * np.arange(n_records))[None, :, None]
         error[index][..., :d] = draws
+        if averaged == "gaussian":
+            error_avg[index][:, :d] = np.random.default_rng(1000 + seed).standard_normal((n_chains, d))
+        else:
+            alpha_avg = 1.2 if averaged == "flat" else min(alpha_of(lr, b, d, sigma), 2.0)
+            error_avg[index][:, :d] = symmetric_stable(alpha_avg, (n_chains, d), 1000 + seed)
     coords = {name: grid[name] for name in dims} | {"seed": np.arange(n_chains), "step": np.arange(n_records),
                                                    "coord": np.arange(d_max)}
     return xr.Dataset({"error": ((*dims, "seed", "step", "coord"), error),
+                       "error_avg": ((*dims, "seed", "coord"), error_avg),
                        "diverged_step": ((*dims, "seed"), np.full(shape + (n_chains,), -1))}, coords=coords)
+
+
+def lyapunov_growth(lr, b, d, sigma) -> float:
+    """The growth per record of the law the paper predicts: e^(lambda k) where E log||M e_1|| = lambda > 0, none else."""
+    return max(lyapunov_exponent(lr, b, d, sigma), 0.0)
 
 
 def reversed_along(name: str, grid: dict):
@@ -97,7 +116,10 @@ def points(grid_name: str, how: str = "theory"):
         how, ("pareto", theory))
     if how.startswith("reversed_"):
         alpha_of = reversed_along(how.removeprefix("reversed_"), grid)
-    return chain_points(linreg_dataset(grid, alpha_of, law, **sizes))
+    # "growing": the predicted growth where lambda > 0; "all_growing": 3 tolerances per record at every point
+    growth_of = {"growing": lyapunov_growth, "all_growing": lambda *point: 3 * TOL}.get(how)
+    averaged = {"averaged_gaussian": "gaussian", "averaged_flat": "flat"}.get(how, "stable")
+    return chain_points(linreg_dataset(grid, alpha_of, law, growth_of=growth_of, averaged=averaged, **sizes), TOL)
 
 
 def grids(how: str = "theory") -> dict:
@@ -143,6 +165,9 @@ def on_predicted_law(what: str) -> tuple:
         # alpha-stable iterates: the law whose block sums the estimator is exact for
         "block": lambda: C.block_match_claims({"linreg": points("block", "stable")}, ANALYSIS),
         "finite": lambda: C.finite_data_claims(points("finite"), ANALYSIS),
+        "averaged": lambda: C.averaged_claims(points("finite"), ANALYSIS),
+        # the main grid holds the one point with E log||M e_1|| > 0 (eta = 1, b = 1) and the closest below 0
+        "stationarity": lambda: C.stationarity_claims({"linreg": points("main", "growing")}, ANALYSIS),
         "mlp": lambda: C.mlp_claims(mlp_dataset(increasing=False), ANALYSIS),
     }[what]())
 
@@ -167,6 +192,13 @@ FALSIFIERS = {
     r"alpha_decreasing_in_dim": lambda: trend("alpha_decreasing_in_dim", linreg_dim="reversed_dim"),
     # Gaussian iterates in place of the finite-data SGD errors
     r"finite_data_matches_streaming": lambda: C.finite_data_claims(points("finite", "gaussian"), ANALYSIS),
+    # Gaussian averaged iterates (the finite-variance CLT) where the theory alpha is 1.3: the block-sum estimate is 2
+    r"averaged_iterates_match_theory": lambda: C.averaged_match_claims(points("finite", "averaged_gaussian"), ANALYSIS),
+    # stationary iterates everywhere, also at eta = 1, b = 1 where E log||M e_1|| = +0.031 (the iterates must grow)
+    r"stationarity_matches_lyapunov_sign": lambda: C.stationarity_claims({"linreg": points("main")}, ANALYSIS),
+    # averaged iterates of one law (alpha 1.2) at every step size: no step-size effect on the authors' estimate
+    r"averaged_iterates_heavier_at_larger_lr": lambda: C.averaged_ordering_claims(points("finite", "averaged_flat"),
+                                                                                  ANALYSIS),
     # network weights whose tail index rises with eta / b
     r"mlp_alpha_decreasing_in_lr_over_b": lambda: C.mlp_claims(mlp_dataset(increasing=True), ANALYSIS),
 }
@@ -184,6 +216,9 @@ COUNTERPARTS = {
     r"alpha_decreasing_in_sigma": lambda: trend("alpha_decreasing_in_sigma"),
     r"alpha_decreasing_in_dim": lambda: trend("alpha_decreasing_in_dim"),
     r"finite_data_matches_streaming": lambda: on_predicted_law("finite"),
+    r"averaged_iterates_match_theory": lambda: on_predicted_law("averaged"),
+    r"averaged_iterates_heavier_at_larger_lr": lambda: on_predicted_law("averaged"),
+    r"stationarity_matches_lyapunov_sign": lambda: on_predicted_law("stationarity"),
     r"mlp_alpha_decreasing_in_lr_over_b": lambda: on_predicted_law("mlp"),
 }
 
@@ -207,7 +242,7 @@ def test_claim_passes_on_the_predicted_law(pattern):
 def test_mis_scaled_eta_moves_the_crossing_off_the_border():
     """The theory read at 1.3 eta (a step size mis-scaled in the stored coordinates): the crossing
     lands at eta*/1.3, outside the ~10% tolerance."""
-    mis = chain_points(linreg_dataset(MAIN, lambda lr, b, d, sigma: theory(1.3 * lr, b, d, sigma)))
+    mis = chain_points(linreg_dataset(MAIN, lambda lr, b, d, sigma: theory(1.3 * lr, b, d, sigma)), TOL)
     claims = assert_falsified(C.border_claims(mis, ANALYSIS), r"variance_border_b\d+")
     for claim in claims:
         assert claim.measured == pytest.approx(claim.expected / 1.3, rel=0.06)
@@ -216,5 +251,24 @@ def test_mis_scaled_eta_moves_the_crossing_off_the_border():
 def test_swapped_batch_sizes_fail_the_border():
     """Batch sizes 1 and 2 swapped in the coordinates: each border is looked for at the other's eta*."""
     swap = {1: 2, 2: 1, 4: 4}
-    swapped = chain_points(linreg_dataset(MAIN, lambda lr, b, d, sigma: theory(lr, swap[b], d, sigma)))
+    swapped = chain_points(linreg_dataset(MAIN, lambda lr, b, d, sigma: theory(lr, swap[b], d, sigma)), TOL)
     assert_falsified(C.border_claims(swapped, ANALYSIS), r"variance_border_b\d+")
+
+
+def test_growth_where_the_theory_contracts_fails_the_stationarity_claim():
+    """Every point's iterates grow (3 tolerances per record), also where E log||M e_1|| < 0."""
+    claims = assert_falsified(C.stationarity_claims({"linreg": points("main", "all_growing")}, ANALYSIS),
+                              "stationarity_matches_lyapunov_sign")
+    assert claims[0].measured < -1.0  # about -(3 tol - tol) / tol at the points where lambda < 0
+
+
+def test_growing_points_enter_no_tail_index_claim():
+    """A grid point whose iterates grow has no tail-index estimate, and the claims leave it out: of
+    two finite-data points (no theory) in alpha_range, the one grown (eta = 0.6) gives no Hill
+    estimate and the claim keeps the other only."""
+    grid = {**FINITE, "lr": [0.4, 0.6], "batch_size": [1]}  # theory alpha 3.0 and 1.3
+    grown = chain_points(linreg_dataset(grid, theory, growth_of=lambda lr, b, d, sigma: 3 * TOL if lr == 0.6 else 0.0), TOL)
+    assert [p.stationary for p in grown] == [True, False]
+    assert math.isnan(alpha_hill(grown[1], np.arange(grown[1].n_chains), 0.01))
+    claim = C.finite_data_claims(grown, ANALYSIS)[0]
+    assert claim.evidence["lr"] == [0.4]

@@ -30,7 +30,8 @@ def _ctx(experiment):
     return RunContext(paper="quadratic_chaos", experiment=experiment, device=torch.device("cpu"), dtype=torch.float64)
 
 
-BIF = dict(d=2, n=2, target=1.0, init_scale=0.1, n_seeds=1, n_steps=1500, window=256, record_early=0)
+BIF = dict(models=["phase_retrieval", "two_layer"], width=3, d=2, n=2, target=1.0, init_scale=0.1, n_seeds=1,
+           n_steps=1500, window=256, record_early=0)
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +42,45 @@ def bifurcation():
         return run_bifurcation(cfg, _ctx("bifurcation"))
 
 
-def test_boundaries_measured_from_gd_match_the_cubic_map(bifurcation):
-    phases = classify_dataset(bifurcation).isel(seed=0)
+@pytest.mark.parametrize("model", ["phase_retrieval", "two_layer"])
+def test_boundaries_measured_from_gd_match_the_cubic_map(bifurcation, model):
+    """Both models, each at its own normalised step (a = eta y, a = eta y / m): every boundary."""
+    phases = classify_dataset(bifurcation).sel(model=model).isel(seed=0)
     got = measured_boundaries(bifurcation["a"].values, phases["phase"].values)
     tol = 0.01 + 10 / 256  # grid spacing + finite-time resolution (the claim's tolerance)
     for name, expected in theory.BOUNDARIES.items():
-        assert abs(got[name] - expected) <= tol, (name, got[name], expected)
+        assert abs(got[name] - expected) <= tol, (model, name, got[name], expected)
+
+
+def test_two_layer_steps_are_a_m_over_y_and_its_phases_are_phase_retrievals(bifurcation):
+    """The two-layer net's step for normalised a is m times phase retrieval's (a = eta y / m), and
+    on orthonormal data both models show the same phase at every a of the grid but the few at a
+    boundary (where finite time decides)."""
+    m = int(bifurcation.attrs["width"])
+    lr = bifurcation["lr"].isel(seed=0)
+    np.testing.assert_allclose(lr.sel(model="two_layer").values, m * lr.sel(model="phase_retrieval").values,
+                               rtol=1e-12)
+    np.testing.assert_allclose(lr.sel(model="phase_retrieval").values, bifurcation["a"].values, rtol=1e-12)  # y = 1
+    phases = classify_dataset(bifurcation)["phase"].isel(seed=0)
+    same = phases.sel(model="two_layer").values == phases.sel(model="phase_retrieval").values
+    assert same.mean() >= 0.97, bifurcation["a"].values[~same]
+
+
+def test_two_layer_late_iterates_follow_the_absolute_cubic_map(bifurcation):
+    """The stored sqrt(f(x_0)/y) of the two-layer runs is |v| of the cubic map: one map step from
+    each recorded late iterate gives the next one, at every a where the run stays bounded."""
+    run = bifurcation.sel(model="two_layer").isel(seed=0)
+    late = run["step"].values >= int(bifurcation.attrs["late_start"])
+    t = run["v"].values[:, late]
+    a = bifurcation["a"].values[:, None]
+    bounded = np.all(np.isfinite(t), axis=1)
+    assert bounded.sum() > 100
+    np.testing.assert_allclose(np.abs(theory.cubic_map(t[bounded, :-1], a[bounded])), t[bounded, 1:],
+                               rtol=1e-7, atol=1e-9)
 
 
 def test_gd_lyapunov_exponent_equals_the_maps(bifurcation):
-    phases = classify_dataset(bifurcation).isel(seed=0)
+    phases = classify_dataset(bifurcation).sel(model="phase_retrieval").isel(seed=0)
     a = bifurcation["a"].values
     lam_map = theory.lyapunov_map(a)
     # converging and periodic phases: both estimates settle on the same attractor's exponent
@@ -64,7 +94,7 @@ def test_gd_lyapunov_exponent_equals_the_maps(bifurcation):
 def test_period_test_alone_separates_cycles_from_chaos(bifurcation):
     """The Lyapunov-free selection used by the Lyapunov claims: on orthonormal data a run is
     aperiodic exactly where the cubic map is chaotic, away from boundaries and window edges."""
-    test = periodicity_dataset(bifurcation).isel(seed=0)
+    test = periodicity_dataset(bifurcation).sel(model="phase_retrieval").isel(seed=0)
     a = bifurcation["a"].values
     lam_map = theory.lyapunov_map(a)
     clear_chaos = (lam_map > 0.05) & np.isfinite(lam_map)
@@ -74,23 +104,27 @@ def test_period_test_alone_separates_cycles_from_chaos(bifurcation):
     assert not np.any(test["aperiodic"].values[a < 1.0])
 
 
-def test_divergent_runs_are_flagged_with_their_step(bifurcation):
+@pytest.mark.parametrize("model", ["phase_retrieval", "two_layer"])
+def test_divergent_runs_are_flagged_with_their_step(bifurcation, model):
     a = bifurcation["a"].values
-    div = bifurcation["diverged_step"].isel(seed=0).values
+    run = bifurcation.sel(model=model).isel(seed=0)
+    div = run["diverged_step"].values
     assert np.all(div[a > 2.02] > 0) and np.all(div[a < 1.98] == -1)
-    late = bifurcation["loss"].isel(seed=0).values[a > 2.02][:, -1]
+    late = run["loss"].values[a > 2.02][:, -1]
     assert np.all(np.isnan(late))
-    phases = classify_dataset(bifurcation).isel(seed=0)["phase"].values
+    phases = classify_dataset(bifurcation).sel(model=model).isel(seed=0)["phase"].values
     assert np.all(phases[a > 2.02] == PHASE_CODES["divergent"])
 
 
 def test_every_step_size_starts_from_the_same_point(bifurcation):
-    v0 = bifurcation["v"].isel(seed=0, step=0).values
-    assert np.all(v0 == v0[0]) and v0[0] != 0
+    for model in ("phase_retrieval", "two_layer"):
+        v0 = bifurcation["v"].sel(model=model).isel(seed=0, step=0).values
+        assert np.all(v0 == v0[0]) and v0[0] != 0
 
 
 def test_results_do_not_depend_on_chunking():
-    cfg = {**BIF, "a": [0.4, 1.1, 1.5, 2.2], "n_steps": 100, "window": 32}
+    cfg = {k: v for k, v in BIF.items() if k not in ("models", "width")}
+    cfg.update(a=[0.4, 1.1, 1.5, 2.2], n_steps=100, window=32)
     grid = Grid.from_config({"a": cfg["a"], "seed": [0, 1]})
     whole, _ = train_gd(cfg, _ctx("bifurcation"), grid, 1, "orthogonal")
     chunked, _ = train_gd({**cfg, "chunk_size": 3}, _ctx("bifurcation"), grid, 1, "orthogonal")

@@ -10,9 +10,11 @@ import torch
 
 from sgdrepro.quadratic_chaos import model, phase_of, theory
 from sgdrepro.quadratic_chaos.measures import (
+    band_merging_bracket,
     classify_map,
     classify_trajectory,
     detect_period,
+    hull_brackets,
     measured_boundaries,
 )
 
@@ -150,3 +152,25 @@ def test_detect_period_and_boundaries_on_synthetic_input():
     assert got["monotonic|catapult"] == pytest.approx(0.15)
     assert got["periodic|chaotic"] == pytest.approx(0.55)  # first chaotic point; the window after it is ignored
     assert got["chaotic|divergent"] == pytest.approx(0.85)
+
+
+def test_band_merging_bracket_on_map_orbits_finds_the_crisis():
+    """Late iterates of the cubic map first take both signs at 3 sqrt(3)/2 - 1 (grid step 0.005)."""
+    a = np.arange(1.40, 1.80, 0.005)
+    late = theory.map_orbit(a, v0=0.3, n_steps=3000)[:, 2000:]
+    lo, hi = band_merging_bracket(a, late)
+    assert lo < theory.A_MERGE <= hi and hi - lo == pytest.approx(0.005)
+    assert np.isnan(band_merging_bracket(a, np.abs(late))[0])  # a coordinate without its sign never merges
+
+
+def test_hull_brackets_join_the_rows_and_refuse_a_missing_transition():
+    a = np.linspace(0.0, 1.0, 11)
+    rows = np.array([[0, 0, 1, 1, 2, 2, 3, 3, 3, 4, 4],
+                     [0, 0, 0, 1, 2, 2, 2, 3, 3, 3, 4]])
+    got = hull_brackets(a, rows)
+    assert got["monotonic|catapult"] == pytest.approx((0.1, 0.3))
+    assert got["periodic|chaotic"] == pytest.approx((0.5, 0.7))
+    assert got["chaotic|divergent"] == pytest.approx((0.8, 1.0))
+    no_divergence = rows.copy()
+    no_divergence[1, -1] = 3
+    assert np.isnan(hull_brackets(a, no_divergence)["chaotic|divergent"][0])

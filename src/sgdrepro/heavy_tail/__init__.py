@@ -4,8 +4,10 @@ Reproduced: online SGD on Gaussian linear regression has a power-law stationary 
 tail index alpha solves h(alpha) = E||M e_1||^alpha = 1 (:func:`theory.tail_index`); alpha
 falls with the step size, the dimension and the data scale and rises with the batch size;
 alpha < 2 (infinite variance) occurs with Gaussian data; the finite-data SGD of the authors'
-code agrees with the streaming theory; in bias-free ReLU networks the tail index of the
-(averaged) weights falls as eta / b rises. Estimators: :mod:`measures`.
+code agrees with the streaming theory, in its iterates and in their ergodic average (the
+authors' estimate); a grid point has a stationary law exactly where E log||M e_1|| < 0 (points
+without one, whose iterates grow, get no tail index); in bias-free ReLU networks the tail index
+of the (averaged) weights falls as eta / b rises. Estimators: :mod:`measures`.
 """
 
 from sgdrepro.core import ConfigError, check_at_most, scale_config

@@ -12,7 +12,9 @@ whole chains keeps that correlation, so the interval accounts for it.
 A seed index beyond an experiment's own ``n_chains`` (experiments pooled with different chain
 counts) simply has no chain there; chains that diverged have no value, and a point whose
 resample has fewer than half of its chains alive has no estimate (as :func:`analysis.linreg_estimates`).
-With every chain once, each estimate equals :func:`analysis.linreg_estimates`'s (tested).
+A point without a stationary law (:func:`analysis.stationary_law`, decided once from all its
+chains) has no tail-index estimate in any resample. With every chain once, each estimate equals
+:func:`analysis.linreg_estimates`'s (tested).
 """
 
 from __future__ import annotations
@@ -27,18 +29,22 @@ import xarray as xr
 
 from sgdrepro.core.claims import Estimate, bootstrap_ci
 
+from .analysis import is_streaming, point_growth_rate, stationary_law
 from .measures import (
     HillTable,
     block_sum_median,
+    growth_rates,
     hill_table,
     log_abs_scalar,
+    tail_index_block_sum_rows,
     tail_index_hill_weighted,
 )
-from .theory import tail_index
+from .theory import lyapunov_exponent, tail_index
 
 __all__ = [
     "LINREG_DIMS",
     "ChainPoint",
+    "alpha_averaged",
     "alpha_block",
     "alpha_hill",
     "bootstrap_over_chains",
@@ -62,6 +68,10 @@ class ChainPoint:
     errors: np.ndarray  # [chain, step, coord], the run's own d coordinates; NaN rows for diverged chains
     alive: np.ndarray  # [chain] bool
     table: HillTable  # Hill table of the alive chains (units = chains)
+    lyapunov: float = math.nan  # theory E log||M e_1|| (streaming Gaussian data)
+    growth: np.ndarray | None = None  # [chain] growth rates of log||x_k - x*|| per step (+inf: diverged)
+    stationary: bool = True  # analysis.stationary_law, from all chains
+    averages: np.ndarray | None = None  # [chain, coord] running average of the errors after burn-in, if stored
     # Hill estimates per (k_fraction, resample), several claims reducing the same resamples, and
     # log_abs_scalar(errors) once a block-sum bootstrap gathers it
     memo: dict = field(default_factory=dict, repr=False, compare=False)
@@ -78,18 +88,26 @@ class ChainPoint:
         return int(self.alive.size)
 
 
-def chain_points(ds: xr.Dataset) -> list[ChainPoint]:
-    """Every (lr, batch_size, dim, sigma) point of a linreg-structured dataset, lr varying slowest."""
+def chain_points(ds: xr.Dataset, growth_tolerance: float) -> list[ChainPoint]:
+    """Every (lr, batch_size, dim, sigma) point of a linreg-structured dataset, lr varying slowest,
+    classified stationary or not by :func:`analysis.stationary_law` with ``growth_tolerance``
+    (config ``analysis.growth_tolerance``)."""
     error = ds["error"].transpose(*LINREG_DIMS, "seed", "step", "coord").values
     alive = ds["diverged_step"].transpose(*LINREG_DIMS, "seed").values < 0
+    average = ds["error_avg"].transpose(*LINREG_DIMS, "seed", "coord").values if "error_avg" in ds else None
+    streaming, steps = is_streaming(ds), ds["step"].values
     points = []
     for index in np.ndindex(*error.shape[:4]):
         lr, b, d, sigma = (ds[name].values[i] for name, i in zip(LINREG_DIMS, index))
-        errors = error[index][:, :, : int(d)]
+        lr, b, d, sigma = float(lr), int(b), int(d), float(sigma)
+        errors = error[index][:, :, :d]
         keep = alive[index]
         table = hill_table(np.where(keep[:, None, None], errors, np.nan))
-        points.append(ChainPoint(float(lr), int(b), int(d), float(sigma), tail_index(float(lr), int(b), int(d), float(sigma)),
-                                 errors, keep, table))
+        lyapunov = lyapunov_exponent(lr, b, d, sigma)
+        growth = np.where(keep, growth_rates(errors, steps), math.inf)
+        stationary = stationary_law(streaming, lyapunov, point_growth_rate(growth), growth_tolerance)
+        points.append(ChainPoint(lr, b, d, sigma, tail_index(lr, b, d, sigma), errors, keep, table, lyapunov, growth,
+                                 stationary, None if average is None else average[index][:, :d]))
     return points
 
 
@@ -106,6 +124,8 @@ def _enough_alive(point: ChainPoint, counts: np.ndarray) -> bool:
 
 def alpha_hill(point: ChainPoint, idx: np.ndarray, k_fraction: float) -> float:
     """Hill estimate of alpha at ``point`` from the chains of the resampled seed indices ``idx``."""
+    if not point.stationary:
+        return math.nan
     idx = np.ascontiguousarray(idx, dtype=np.int64)
     key = (k_fraction, hashlib.blake2b(idx.tobytes(), digest_size=16).digest())
     if key not in point.memo:
@@ -118,6 +138,8 @@ def alpha_hill(point: ChainPoint, idx: np.ndarray, k_fraction: float) -> float:
 def alpha_block(point: ChainPoint, idx: np.ndarray, block_sizes) -> float:
     """Block-sum estimate at ``point`` from the resampled chains, in resample order (a block holds
     consecutive chains at one step; a chain drawn twice may fall twice in one block)."""
+    if not point.stationary:
+        return math.nan
     idx = np.asarray(idx, dtype=np.int64)
     idx = idx[idx < point.n_chains]
     if not _enough_alive(point, resample_counts(idx, point.n_chains)):
@@ -126,6 +148,27 @@ def alpha_block(point: ChainPoint, idx: np.ndarray, block_sizes) -> float:
     # [step, coord, chain] flattened: a block holds consecutive chains at one (step, coord)
     x = np.transpose(point.errors[idx], (1, 2, 0)).ravel()
     return block_sum_median(x, np.transpose(point.log_abs[idx], (1, 2, 0)).ravel(), block_sizes)
+
+
+def alpha_averaged(point: ChainPoint, idx: np.ndarray, block_sizes) -> float:
+    """The authors' estimate at ``point``: the vector block-sum estimator on the averaged errors
+    (one vector per chain) of the distinct chains among ``idx``, in order of first appearance.
+    Distinct: a block of averaged vectors summing one chain twice reads its norm as heavier (one
+    sample per chain, unlike the records, so duplicates are frequent: a resample holds about 63%
+    of the chains once); a replicate then has fewer samples than the full estimate, which widens
+    the interval (conservative)."""
+    if not point.stationary or point.averages is None:
+        return math.nan
+    idx = np.asarray(idx, dtype=np.int64)
+    idx = idx[idx < point.n_chains]
+    every_alive = bool(point.alive.all())
+    if not every_alive and not _enough_alive(point, resample_counts(idx, point.n_chains)):
+        return math.nan
+    _, first = np.unique(idx, return_index=True)
+    chains = idx[np.sort(first)]
+    if not every_alive:
+        chains = chains[point.alive[chains]]
+    return tail_index_block_sum_rows(point.averages[chains], block_sizes)
 
 
 def bootstrap_over_chains(n_units: int, statistic: Callable[[np.ndarray], float], *, evidence, what: str) -> Estimate:

@@ -5,7 +5,8 @@
   all runs one batched program; the error e = x - x* is recorded after ``burn_in`` every
   ``thin`` steps (x* = 0 without loss of generality: the law of e does not depend on x*).
 - ``linreg_finite``: the authors' finite-data setting: one fixed data set (n points), SGD with
-  mini-batches drawn without replacement, x - x_LS recorded like above.
+  mini-batches drawn without replacement, x - x_LS recorded like above, and per run the running
+  average of x_k - x_LS over the steps after ``burn_in`` (the authors' analysed sample).
 - ``mlp``: bias-free ReLU networks trained by SGD over a grid of (lr, batch_size), stacked as
   [runs, in, out] weight tensors; the iterates of the last steps are averaged per layer.
 """
@@ -39,7 +40,7 @@ def _record_at(cfg: dict) -> np.ndarray:
     return strided_steps(int(cfg["burn_in"]), int(cfg["n_steps"]), int(cfg["thin"]))
 
 
-def _iterate_dataset(grid: Grid, traj, d_max: int, cfg: dict, attrs: dict) -> xr.Dataset:
+def _iterate_dataset(grid: Grid, traj, d_max: int, cfg: dict, attrs: dict, extra: dict | None = None) -> xr.Dataset:
     records = traj.records["error"]  # [runs, records, d_max]
     dims = grid.flat()["dim"].astype(int)
     padded = np.arange(d_max)[None, None, :] >= dims[:, None, None]
@@ -53,6 +54,7 @@ def _iterate_dataset(grid: Grid, traj, d_max: int, cfg: dict, attrs: dict) -> xr
             "diverged_step": ((), traj.diverged_step, {
                 "units": "steps", "long_name": "step at which the run left the finite range (-1: never)",
             }),
+            **(extra or {}),
         },
         coords={"step": traj.steps, "coord": np.arange(d_max)},
         attrs={**attrs, "burn_in": int(cfg["burn_in"]), "thin": int(cfg["thin"]), "n_steps": int(cfg["n_steps"])},
@@ -124,6 +126,8 @@ def run_linreg_finite(cfg: dict, ctx: RunContext) -> xr.Dataset:
 
     Rows a ~ N(0, sigma^2 I_d), x_true ~ N(0, true_scale^2 I_d), y = a^T x_true + noise; each
     step a mini-batch of b distinct points; the error is x - x_LS (least-squares solution).
+    Also stored per run: the average of x_k - x_LS over k = burn_in + 1, ..., n_steps (the
+    authors' ergodic average after burn-in, their analysed sample), accumulated in the step.
     """
     grid = _linreg_grid(cfg)
     flat = grid.flat()
@@ -142,15 +146,21 @@ def run_linreg_finite(cfg: dict, ctx: RunContext) -> xr.Dataset:
     x_star = torch.as_tensor(x_ls, dtype=ctx.dtype, device=ctx.device)
     keys = run_keys(ctx.experiment, grid.points(), root_seed=ctx.root_seed)
     init_scale = float(cfg["init_scale"])
+    burn_in = int(cfg["burn_in"])
+    n_average = int(cfg["n_steps"]) - burn_in
 
     def init(chunk):
         x = x_star + init_scale * chunk.random.normal("init", 0, (d,), chunk.dtype)
-        return {"x": x, "weights": batch_weights(chunk.params["batch_size"], b_max, chunk.dtype)}
+        return {"x": x, "weights": batch_weights(chunk.params["batch_size"], b_max, chunk.dtype),
+                "error_avg": torch.zeros_like(x)}
 
     def step(state, k, chunk):
         index = sample_without_replacement(chunk.random.uniform("batch", k, (b_max,), chunk.dtype), n,
                                            chunk.params["batch_size"])
-        return {**state, "x": sgd_step(state["x"], chunk.params["lr"], a[index], y[index], state["weights"])}
+        x = sgd_step(state["x"], chunk.params["lr"], a[index], y[index], state["weights"])
+        if k + 1 <= burn_in:  # step k makes iterate k + 1
+            return {**state, "x": x}
+        return {**state, "x": x, "error_avg": state["error_avg"] + (x - x_star) / n_average}
 
     traj = train_batched(
         init, step, lambda state, k, chunk: {"error": state["x"] - x_star}, int(cfg["n_steps"]), _record_at(cfg),
@@ -159,8 +169,13 @@ def run_linreg_finite(cfg: dict, ctx: RunContext) -> xr.Dataset:
         is_diverged=lambda state: ~(state["x"].abs() < 1e100).all(dim=1),
     )
     ctx.log.info("linreg_finite: %d of %d runs diverged", int(traj.diverged.sum()), grid.size)
+    average = np.where(traj.diverged[:, None] | (n_average < 1), np.nan, traj.final["error_avg"])
+    extra = {"error_avg": (("coord",), average, {
+        "units": "1",
+        "long_name": f"average of x_k - x* over the {n_average} iterates after burn-in (NaN if the run diverged)",
+    })}
     return _iterate_dataset(grid, traj, d, cfg, {"setting": "finite data, mini-batches without replacement",
-                                                 "n_data": n, "noise_sd": float(cfg["noise_sd"])})
+                                                 "n_data": n, "noise_sd": float(cfg["noise_sd"])}, extra)
 
 
 # ---------------------------------------------------------------- networks

@@ -48,7 +48,7 @@ MANIFEST = Manifest(
             "streaming_vs_finite",
             reads=("linreg", "linreg_finite"),
             config=("analysis",),
-            message="tail index of streaming SGD against SGD on one finite data set",
+            message="tail index of streaming SGD against SGD on one finite data set, and of its averaged iterates (the authors' estimate)",
         ),
         Figure(
             "mlp_alpha_vs_lr_over_b", reads=("mlp",), config=("analysis",), message="per-layer weight tail index of the ReLU networks against eta/b"

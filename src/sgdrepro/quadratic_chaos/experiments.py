@@ -204,7 +204,8 @@ _ATTRS = {
     "probe": {"units": "target units", "long_name": "random linear probe of the residuals, sum_i g_i (f(x_i) - y_i)"},
     "turn_backs": {"units": "steps", "long_name": "cumulative number of GD steps that turned back"},
     "log_growth": {"units": "nats", "long_name": "cumulative log growth of the tangent vector"},
-    "v": {"units": "1", "long_name": "normalised coordinate of data direction 0, (w . x_0) / sqrt(y_0)"},
+    "v": {"units": "1", "long_name": "normalised coordinate of data direction 0: (w . x_0) / sqrt(y_0) (phase "
+                                     "retrieval), sqrt(f(x_0) / y_0) = |v| of the same cubic map (two-layer net)"},
     "test_error": {"units": "1", "long_name": "relative test error of the last iterate"},
     "test_error_avg": {"units": "1", "long_name": "relative test error of the ergodic (Cesaro) average predictor"},
     "test_error_avg_late": {"units": "1", "long_name": "relative test error of the predictor averaged over the "
@@ -257,10 +258,11 @@ def run_gaussian_losses(cfg: dict, ctx: RunContext):
 
 
 def run_bifurcation(cfg: dict, ctx: RunContext):
-    """Phase retrieval on orthonormal data over a fine grid of normalised steps (bifurcation diagram)."""
-    grid = Grid.from_config({"a": a_grid(cfg["a"]), "seed": list(range(int(cfg.get("n_seeds", 1))))})
-    traj, meta = train_gd(cfg, ctx, grid, 1, "orthogonal")
-    return _dataset(grid, [traj], meta, {"data": "orthogonal", "width": 1})
+    """Phase retrieval and the two-layer network on orthonormal data over a fine grid of normalised
+    steps (bifurcation diagrams). Each model's step is its own ``a``: ``lr = a / y`` for phase
+    retrieval, ``lr = a m / y`` for the two-layer net (its coordinates ``t_i`` follow ``|f_a|``,
+    see :mod:`.theory`), so both should show the cubic map's boundaries at the same ``a``."""
+    return _run_models(cfg, ctx, "orthogonal")
 
 
 def run_gaussian_phase_map(cfg: dict, ctx: RunContext):

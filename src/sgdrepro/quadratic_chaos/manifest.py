@@ -8,7 +8,7 @@ MANIFEST = Manifest(
     position=3,
     experiments=(
         Experiment("orthogonal", "full-batch GD, phase retrieval and two-layer net on orthonormal data, one step size per phase"),
-        Experiment("bifurcation", "full-batch GD, phase retrieval on orthonormal data over a fine grid of normalised step sizes"),
+        Experiment("bifurcation", "full-batch GD, phase retrieval and two-layer net on orthonormal data over a fine grid of normalised step sizes"),
         Experiment("gaussian_losses", "full-batch GD, phase retrieval and two-layer net on Gaussian data, one step size per phase"),
         Experiment("gaussian_phase_map", "full-batch GD, phase retrieval on Gaussian data over step size and sample size"),
         Experiment("generalization", "full-batch GD, two-layer net on Gaussian data, last iterate and ergodic average"),
@@ -24,7 +24,7 @@ MANIFEST = Manifest(
             "bifurcation",
             reads=("bifurcation",),
             config=(),
-            message="bifurcation diagram of GD for phase retrieval on orthonormal data, late iterates and Lyapunov exponent against a",
+            message="bifurcation diagrams of GD on orthonormal data, a panel per model: late iterates, Lyapunov exponent, boundaries",
         ),
         Figure(
             "loss_curves_gaussian",
@@ -36,7 +36,7 @@ MANIFEST = Manifest(
             "phase_map_gaussian",
             reads=("gaussian_phase_map",),
             config=("gaussian_phase_map",),
-            message="measured GD phase of phase retrieval on Gaussian data over the normalised step a and the sample size n",
+            message="measured GD phase of phase retrieval on Gaussian data over step a and sample size n, boundaries against orthonormal",
         ),
         Figure(
             "generalization",

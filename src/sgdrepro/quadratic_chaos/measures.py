@@ -40,6 +40,8 @@ __all__ = [
     "classify_dataset",
     "periodicity_dataset",
     "transition_brackets",
+    "hull_brackets",
+    "band_merging_bracket",
     "measured_boundaries",
     "phase_extent_bracket",
     "fluctuation",
@@ -231,6 +233,33 @@ def transition_brackets(a: np.ndarray, codes: np.ndarray) -> dict[str, tuple[flo
         else:
             out[name] = (float(a[above[0] - 1]), float(a[above[0]]))
     return out
+
+
+def hull_brackets(a: np.ndarray, codes: np.ndarray) -> dict[str, tuple[float, float]]:
+    """:func:`transition_brackets` of every row of ``codes [..., len(a)]`` (e.g. one per seed), joined:
+    the smallest bracket holding every row's (NaN if a row has none)."""
+    rows = np.asarray(codes).reshape(-1, len(a))
+    per_row = [transition_brackets(a, row) for row in rows]
+    out = {}
+    for name in BOUNDARIES:
+        lo, hi = np.asarray([b[name] for b in per_row], dtype=float).T
+        ok = np.all(np.isfinite(lo) & np.isfinite(hi))
+        out[name] = (float(lo.min()), float(hi.max())) if ok else (float("nan"), float("nan"))
+    return out
+
+
+def band_merging_bracket(a: np.ndarray, v_late: np.ndarray) -> tuple[float, float]:
+    """Where the late iterates of a signed coordinate (phase retrieval's ``v``) first visit both signs:
+    ``(lo, hi)`` grid points around the first such ``a`` (NaN if none or the first). ``v_late [len(a), T]``;
+    a diverged run (non-finite) counts as one sign. On the cubic map this is the band-merging crisis
+    ``a = 3 sqrt(3)/2 - 1``: below it a bounded orbit keeps its sign (:mod:`.theory`)."""
+    v = np.asarray(v_late, dtype=float)
+    with np.errstate(invalid="ignore"):
+        both = np.all(np.isfinite(v), axis=1) & (v.min(axis=1) < 0) & (v.max(axis=1) > 0)
+    first = np.flatnonzero(both)
+    if first.size == 0 or first[0] == 0:
+        return float("nan"), float("nan")
+    return float(a[first[0] - 1]), float(a[first[0]])
 
 
 def measured_boundaries(a: np.ndarray, codes: np.ndarray) -> dict[str, float]:

@@ -17,12 +17,32 @@ a cubic map with fixed points :math:`0, \pm 1`; the minimiser :math:`v = 1` has 
 :math:`f_a'(1) = 1 - 2a`. The rescaling :math:`u = v \sqrt{a / (1 + a)}` turns it into the
 antisymmetric cubic map :math:`u \leftarrow r (u - u^3)` with :math:`r = 1 + a`.
 
-Reduction (two-layer network, fixed outer layer). Prediction :math:`f(x) = \tfrac1m \sum_j (w_j^\top x)^2`,
-same loss. The gradient in :math:`w_j` is :math:`\tfrac1m \sum_i (f(x_i) - y_i)(w_j^\top x_i)\,x_i`, so
-with orthonormal inputs every :math:`c_{ij} = w_j^\top x_i` is multiplied by the same factor
-:math:`1 - \tfrac{\eta}{m}(f(x_i) - y_i)`. Hence :math:`t_i = \sqrt{f(x_i)}` obeys
-:math:`t_i \leftarrow |1 - \tfrac{\eta}{m}(t_i^2 - y_i)|\,t_i`, i.e. :math:`t_i/\sqrt{y_i}` follows
-:math:`|f_a|` with :math:`a = \eta y_i / m`; the loss, a function of :math:`t_i^2`, is the map's.
+Reduction (two-layer network, fixed outer layer). Prediction :math:`f(x) = \tfrac1m \sum_j (w_j^\top x)^2`
+(outer weights fixed at :math:`1/m`, only the :math:`w_j` train), same loss. The gradient in :math:`w_j` is
+:math:`\tfrac1m \sum_i (f(x_i) - y_i)(w_j^\top x_i)\,x_i`, so with orthonormal inputs every
+:math:`c_{ij} = w_j^\top x_i` (all neurons :math:`j` alike) is multiplied by the same factor
+
+.. math:: c_{ij} \leftarrow c_{ij}\,\bigl(1 - \tfrac{\eta}{m}(f(x_i) - y_i)\bigr), \qquad
+          f(x_i) = \tfrac1m \textstyle\sum_j c_{ij}^2 .
+
+Squaring and averaging over :math:`j`: :math:`f(x_i) \leftarrow f(x_i)\,(1 - \tfrac{\eta}{m}(f(x_i) - y_i))^2`.
+With :math:`t_i = \sqrt{f(x_i) / y_i} \ge 0` and the normalised step :math:`a = \eta y_i / m`:
+
+.. math:: t_i \leftarrow t_i\,\lvert 1 + a - a t_i^2 \rvert = \lvert f_a(t_i) \rvert ,
+
+the same cubic map up to the sign, with the step scaled by :math:`1/m` (each neuron's gradient carries
+the outer weight :math:`1/m`, while :math:`f`, an average over the neurons, moves like one neuron's
+square). Since
+:math:`f_a` is odd, :math:`\lvert f_a \rvert^k(\lvert v \rvert) = \lvert f_a^k(v) \rvert`: :math:`t_i` is
+:math:`\lvert v \rvert` of a cubic-map orbit, so the loss :math:`\tfrac14 \sum_i y_i^2 (t_i^2 - 1)^2`, the
+convergence, the turn-backs (:math:`t` overshoots 1 iff :math:`v` does), the Lyapunov exponent along the
+orbit (:math:`\lvert f_a' \rvert` is even) and divergence are the map's, and every phase boundary below holds
+at the same :math:`a`. (The period of :math:`\lvert v \rvert` is half a cycle's that maps :math:`v \to -v`;
+the cycles of the period-doubling cascade lie in :math:`v > 0`.) Directions orthogonal to the data and
+rotations :math:`W \to WQ` of the neurons do not change :math:`f`: the GD Jacobian has neutral
+directions, so the two-layer net's top exponent is 0, not negative, on cycles. Tested in
+``tests/quadratic_chaos/test_quadratic_chaos_theory.py`` (one GD step = one map step) and
+``test_quadratic_chaos_gd.py`` (the bifurcation runs' boundaries and late iterates).
 
 In both cases :math:`a = \eta\,\lambda_{\max}(\nabla^2 L(w^*)) / 2` at a global minimiser :math:`w^*`
 (for orthonormal data :math:`\nabla^2 L(w^*) = 2 \sum_i y_i x_i x_i^\top / m`), which is how the

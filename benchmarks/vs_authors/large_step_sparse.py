@@ -259,14 +259,19 @@ def run_diag(theirs: dict, args) -> dict:
     checks, counts = compare_schedules(
         "diag", DIAG_SCHEDULES, args.runs, diag_stats(prob, outputs["ours"][0]), diag_stats(prob, outputs["theirs"][0])
     )
+    return _summary("diagonal net", DIAG, len(DIAG_SCHEDULES) * args.runs, args.steps, counts, checks, seconds)
+
+
+def _summary(model: str, setting: dict, runs: int, steps: int, counts, checks, seconds) -> dict:
+    """One model's record: its setting, the divergence counts, the agreement checks and the rates."""
     return {
-        "model": "diagonal net",
-        **DIAG,
-        "runs": len(DIAG_SCHEDULES) * args.runs,
-        "steps": args.steps,
+        "model": model,
+        **setting,
+        "runs": runs,
+        "steps": steps,
         "divergence": counts,
         "agreement": checks,
-        **_common.rates_line(len(DIAG_SCHEDULES) * args.runs * args.steps, seconds),
+        **_common.rates_line(runs * steps, seconds),
     }
 
 
@@ -287,15 +292,7 @@ def run_relu(theirs: dict, args) -> dict:
     with np.errstate(all="ignore"):
         stats = {k: {"log10 test loss": np.log10(v[0])} for k, v in outputs.items()}
     checks, counts = compare_schedules("relu", RELU_SCHEDULES, args.relu_runs, stats["ours"], stats["theirs"])
-    return {
-        "model": "two-layer ReLU net",
-        **RELU,
-        "runs": len(RELU_SCHEDULES) * args.relu_runs,
-        "steps": args.relu_steps,
-        "divergence": counts,
-        "agreement": checks,
-        **_common.rates_line(len(RELU_SCHEDULES) * args.relu_runs * args.relu_steps, seconds),
-    }
+    return _summary("two-layer ReLU net", RELU, len(RELU_SCHEDULES) * args.relu_runs, args.relu_steps, counts, checks, seconds)
 
 
 def main(argv=None) -> dict:

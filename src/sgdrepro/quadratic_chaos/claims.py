@@ -32,6 +32,7 @@ from .measures import (
     PHASE_CODES,
     band_merging_bracket,
     classify_dataset,
+    hull,
     late_fluctuation_ratio,
     periodicity_dataset,
     phase_extent_bracket,
@@ -75,14 +76,6 @@ def _window(ds) -> int:
     return int(ds.attrs["n_steps"]) - int(ds.attrs["late_start"])
 
 
-def _hull(brackets) -> tuple[float, float]:
-    """Smallest bracket holding every seed's bracket (NaN if one seed has none)."""
-    lo, hi = np.asarray(brackets, dtype=float).reshape(-1, 2).T
-    if not np.all(np.isfinite(lo) & np.isfinite(hi)):
-        return float("nan"), float("nan")
-    return float(lo.min()), float(hi.max())
-
-
 def _seed_rows(phases, *dims: str) -> list[tuple[dict, np.ndarray]]:
     """``(labels, codes along a)`` for every combination of ``dims`` (e.g. seed, n)."""
     phases = phases.transpose(*dims, "a")
@@ -118,7 +111,7 @@ def bifurcation_claims(ds) -> list[Claim]:
             brackets = [b[name] for _, b in per_seed]
             evidence = {"seed": [lab["seed"] for lab, _ in per_seed], "a_before": [b[0] for b in brackets],
                         "a_after": [b[1] for b in brackets]}
-            estimate = grid_bracket(*_hull(brackets), evidence, what=f"first step classified past {before}",
+            estimate = grid_bracket(*hull(brackets), evidence, what=f"first step classified past {before}",
                                     n=len(brackets))
             claims.append(Claim.near(
                 f"boundary_{model_name}_{boundary_id(name)}",
@@ -152,7 +145,7 @@ def _band_merging_claim(ds, tol: float) -> Claim:
     brackets = [band_merging_bracket(a, v_seed) for v_seed in v]
     evidence = {"seed": ds["seed"].values, "a_one_sign": [b[0] for b in brackets],
                 "a_both_signs": [b[1] for b in brackets]}
-    estimate = grid_bracket(*_hull(brackets), evidence, what="first step whose late iterates v take both signs",
+    estimate = grid_bracket(*hull(brackets), evidence, what="first step whose late iterates v take both signs",
                             n=len(brackets))
     return Claim.near(
         "band_merging_phase_retrieval",
@@ -193,7 +186,7 @@ def _gaussian_boundary_claims(ds, phases) -> list[Claim]:
             brackets = [b[name] for b in per_seed]
             evidence = {"seed": [lab["seed"] for lab, _ in rows], "a_before": [b[0] for b in brackets],
                         "a_after": [b[1] for b in brackets], "a_orthogonal": [orthogonal] * len(rows)}
-            lo, hi = _hull(brackets)
+            lo, hi = hull(brackets)
             estimate = grid_bracket(lo - orthogonal, hi - orthogonal, evidence, n=len(rows),
                                     what=f"distance of the first step classified past {before} to the orthonormal "
                                          f"a = {orthogonal:.4f}")

@@ -40,6 +40,7 @@ __all__ = [
     "classify_dataset",
     "periodicity_dataset",
     "transition_brackets",
+    "hull",
     "hull_brackets",
     "band_merging_bracket",
     "measured_boundaries",
@@ -235,17 +236,19 @@ def transition_brackets(a: np.ndarray, codes: np.ndarray) -> dict[str, tuple[flo
     return out
 
 
+def hull(brackets) -> tuple[float, float]:
+    """Smallest bracket holding every one of ``brackets`` [(lo, hi), ...] (NaN if one is NaN)."""
+    lo, hi = np.asarray(brackets, dtype=float).reshape(-1, 2).T
+    if not np.all(np.isfinite(lo) & np.isfinite(hi)):
+        return float("nan"), float("nan")
+    return float(lo.min()), float(hi.max())
+
+
 def hull_brackets(a: np.ndarray, codes: np.ndarray) -> dict[str, tuple[float, float]]:
-    """:func:`transition_brackets` of every row of ``codes [..., len(a)]`` (e.g. one per seed), joined:
-    the smallest bracket holding every row's (NaN if a row has none)."""
-    rows = np.asarray(codes).reshape(-1, len(a))
-    per_row = [transition_brackets(a, row) for row in rows]
-    out = {}
-    for name in BOUNDARIES:
-        lo, hi = np.asarray([b[name] for b in per_row], dtype=float).T
-        ok = np.all(np.isfinite(lo) & np.isfinite(hi))
-        out[name] = (float(lo.min()), float(hi.max())) if ok else (float("nan"), float("nan"))
-    return out
+    """:func:`transition_brackets` of every row of ``codes [..., len(a)]`` (e.g. one per seed), joined
+    by :func:`hull`."""
+    per_row = [transition_brackets(a, row) for row in np.asarray(codes).reshape(-1, len(a))]
+    return {name: hull([b[name] for b in per_row]) for name in BOUNDARIES}
 
 
 def band_merging_bracket(a: np.ndarray, v_late: np.ndarray) -> tuple[float, float]:
